@@ -1,0 +1,1 @@
+"""FireWorks materialisation, worker templates and local launchers (installed as mofgen.launchers)."""

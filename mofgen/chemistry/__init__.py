@@ -1,0 +1,1 @@
+"""Chemistry of the generate stage: linker processing, anchors, assembly, screening."""

@@ -1,0 +1,1 @@
+"""Wrappers around external simulation codes, one small module per code."""
