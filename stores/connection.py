@@ -1,0 +1,220 @@
+"""The one place that opens the database.
+
+``connect(target)`` takes a MongoDB URI (``mongodb://``, ``mongodb+srv://``; auth, TLS and
+replica-set options pass through in the URI) or a directory for the embedded store
+(:mod:`mofgen.stores.embedded`), and returns a :class:`MofgenDB` that hands out
+pymongo-style collections, maggma ``Store``s over the same collections, the FireWorks
+``LaunchPad`` and a jobflow ``JobStore`` — all on the same database. Indexes for the
+queries of DESIGN §2 are created on connect.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mofgen.errors import DatabaseError, InvalidInput, NotFound
+
+DEFAULT_DB_DIR = "mofgen-data"
+DEFAULT_DATABASE = "mofgen"
+ENV_DB = "MOFGEN_DB"
+MONGO_TIMEOUT_MS = 5000
+
+# Every query the state machine, the policy daemon and the dashboard make has an index.
+INDEXES: dict[str, list[list[tuple[str, int]]]] = {
+    "structures": [
+        [("campaign", 1), ("state", 1)],
+        [("campaign", 1), ("history.to", 1)],
+        [("campaign", 1), ("validate.strain", 1)],
+        [("campaign", 1), ("adsorb.co2_uptake", -1)],
+        [("created_at", -1)],
+        [("updated_at", -1)],
+        [("state", 1)],
+        [("lock.expires", 1)],
+        [("identifiers.structure_hash", 1)],
+        [("identifiers.linker_smiles", 1)],
+    ],
+    "linkers": [
+        [("campaign", 1), ("created_at", -1)],
+        [("smiles", 1)],
+        [("model_version", 1)],
+        [("fate", 1)],
+    ],
+    "models": [[("created_at", -1)], [("kind", 1), ("created_at", -1)]],
+    "campaigns": [[("status", 1)]],
+}
+
+
+def _mask(uri: str) -> str:
+    """The URI with any password hidden, for messages."""
+    return re.sub(r"(//[^:/@]+):[^@]*@", r"\1:***@", uri)
+
+
+@dataclass
+class MofgenDB:
+    """An open mofgen database (MongoDB server or embedded directory)."""
+
+    target: str
+    name: str
+    client: Any
+    embedded: bool
+    _launchpad: Any = field(default=None, repr=False)
+
+    @property
+    def db(self):
+        return self.client[self.name]
+
+    def collection(self, name: str):
+        return self.db[name]
+
+    @property
+    def structures(self):
+        return self.db["structures"]
+
+    @property
+    def linkers(self):
+        return self.db["linkers"]
+
+    @property
+    def models(self):
+        return self.db["models"]
+
+    @property
+    def campaigns(self):
+        return self.db["campaigns"]
+
+    def ensure_indexes(self) -> None:
+        for collection, specs in INDEXES.items():
+            for keys in specs:
+                self.db[collection].create_index(keys)
+
+    # --------------------------------------------------------------- maggma / jobflow
+    def maggma_store(self, collection: str, key: str = "_id"):
+        """A maggma ``Store`` over one of this database's collections.
+
+        ``store.query({"adsorb.co2_uptake": {"$gt": 1}})`` behaves the same on MongoDB and
+        on the embedded store because both hand maggma a pymongo-style collection.
+        """
+        from maggma.stores import MongoStore
+
+        store = MongoStore.from_collection(self.db[collection])
+        store.key = key
+        return store
+
+    def job_store(self):
+        """jobflow's ``JobStore`` for job outputs, in the ``outputs`` collection."""
+        from jobflow import JobStore
+
+        return JobStore(self.maggma_store("outputs", key="uuid"))
+
+    def launchpad(self):
+        """FireWorks' ``LaunchPad`` on this database (its own untouched collections)."""
+        if self._launchpad is None:
+            from fireworks import LaunchPad
+
+            if self.embedded:
+                # LaunchPad always builds a pymongo client; give it a lazy one it never
+                # uses and point its collections at the embedded database instead.
+                lp = LaunchPad(
+                    host="mongodb://embedded.invalid/", uri_mode=True, name=self.name,
+                    mongoclient_kwargs={"connect": False},
+                )
+                lp.connection = self.client
+                lp.db = self.db
+                for coll in ("fireworks", "launches", "offline_runs", "fw_id_assigner",
+                             "workflows"):
+                    setattr(lp, coll, self.db[coll])
+                lp.gridfs_fallback = None
+                lp.host = self.target
+            else:
+                lp = LaunchPad(host=self.target, uri_mode=True, name=self.name,
+                               mongoclient_kwargs={"serverSelectionTimeoutMS": MONGO_TIMEOUT_MS})
+            if lp.fw_id_assigner.count_documents({}) == 0:
+                lp.fw_id_assigner.insert_one({"next_fw_id": 1, "next_launch_id": 1})
+            self._launchpad = lp
+        return self._launchpad
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def resolve_target(target: str | None) -> str:
+    """``--db`` value, else ``$MOFGEN_DB``, else ``./mofgen-data``."""
+    return target or os.environ.get(ENV_DB) or DEFAULT_DB_DIR
+
+
+def connect(
+    target: str | None = None,
+    database: str = DEFAULT_DATABASE,
+    create: bool = True,
+) -> MofgenDB:
+    """Open the database named by ``target`` (URI or directory), creating indexes.
+
+    ``create=False`` is for readers (``status``, dashboard, export): a directory without
+    a store is an error instead of a new empty store.
+    """
+    target = resolve_target(target)
+    if target.startswith(("mongodb://", "mongodb+srv://")):
+        db = _connect_mongo(target, database)
+    elif "://" in target:
+        raise InvalidInput(
+            f"--db must be a mongodb:// or mongodb+srv:// URI or a directory, got {_mask(target)}"
+        )
+    else:
+        db = _connect_embedded(target, database, create)
+    if create:
+        db.ensure_indexes()
+    return db
+
+
+def _connect_mongo(uri: str, database: str) -> MofgenDB:
+    from pymongo import MongoClient
+    from pymongo.errors import ConfigurationError, InvalidURI, PyMongoError
+
+    try:
+        client = MongoClient(uri, serverSelectionTimeoutMS=MONGO_TIMEOUT_MS)
+        name = client.get_default_database(default=database).name
+        client.admin.command("ping")
+    except (InvalidURI, ConfigurationError, ValueError) as exc:
+        raise InvalidInput(f"invalid MongoDB URI {_mask(uri)}: {exc}") from None
+    except PyMongoError as exc:
+        message = str(exc).split(",")[0].split("\n")[0]
+        raise DatabaseError(f"cannot reach MongoDB at {_mask(uri)}: {message}") from None
+    return MofgenDB(target=uri, name=name, client=client, embedded=False)
+
+
+def _connect_embedded(directory: str, database: str, create: bool) -> MofgenDB:
+    from mofgen.stores.embedded import STORE_FILENAME, EmbeddedClient, EmbeddedStoreError
+
+    path = Path(directory).expanduser()
+    store_file = path / STORE_FILENAME
+    if path.exists() and not path.is_dir():
+        raise InvalidInput(f"--db {directory} is a file; give a directory or a MongoDB URI")
+    if not store_file.exists():
+        if not create:
+            raise NotFound(f"no mofgen store in {directory} (run `mofgen run --db {directory}`)")
+        if path.exists() and any(path.iterdir()):
+            raise InvalidInput(
+                f"{directory} is not empty and holds no mofgen store; give a new or empty directory"
+            )
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            probe = path / ".write-test"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise DatabaseError(
+                f"cannot create the embedded store in {directory}: {exc.strerror}"
+            ) from None
+    elif create and not os.access(path, os.W_OK):
+        raise DatabaseError(f"cannot write to the embedded store in {directory}: permission denied")
+    try:
+        client = EmbeddedClient(path)
+    except EmbeddedStoreError as exc:
+        raise DatabaseError(str(exc)) from None
+    except OSError as exc:
+        raise DatabaseError(f"cannot open the embedded store in {directory}: {exc}") from None
+    return MofgenDB(target=str(path), name=database, client=client, embedded=True)
