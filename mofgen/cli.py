@@ -32,8 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
         "database-centric (MongoDB + FireWorks).",
     )
     parser.add_argument("--version", action="version", version=f"mofgen {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_OneLineParser)
-    for module_info in sorted(pkgutil.iter_modules(mofgen.commands.__path__), key=lambda m: m.name):
+    subparsers = parser.add_subparsers(
+        dest="command", metavar="COMMAND", parser_class=_OneLineParser
+    )
+    modules = sorted(pkgutil.iter_modules(mofgen.commands.__path__), key=lambda m: m.name)
+    for module_info in modules:
         if module_info.name.startswith("_"):
             continue
         module = importlib.import_module(f"mofgen.commands.{module_info.name}")

@@ -1,1 +1,1 @@
-"""Database connection (MongoDB URI or embedded directory), collections, indexes and maggma stores (installed as mofgen.stores)."""
+"""Database connection, collections, indexes and maggma stores (installed as mofgen.stores)."""

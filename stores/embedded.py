@@ -61,7 +61,8 @@ CREATE TABLE IF NOT EXISTS docs (
     rowid INTEGER PRIMARY KEY, cid INTEGER NOT NULL, key TEXT NOT NULL, doc BLOB NOT NULL,
     UNIQUE (cid, key));
 CREATE TABLE IF NOT EXISTS idx (
-    cid INTEGER NOT NULL, path TEXT NOT NULL, rank INTEGER NOT NULL, value, docrow INTEGER NOT NULL);
+    cid INTEGER NOT NULL, path TEXT NOT NULL, rank INTEGER NOT NULL, value,
+    docrow INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS idx_lookup ON idx (cid, path, rank, value);
 CREATE INDEX IF NOT EXISTS idx_doc ON idx (docrow);
 """
