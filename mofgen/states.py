@@ -340,12 +340,10 @@ def _validated_record(record: dict[str, Any]) -> dict[str, Any]:
 
 def state_counts(collection, campaign: str) -> dict[str, int]:
     """How many documents are in each state now."""
-    counts = {state.value: 0 for state in State}
-    for row in collection.aggregate(
-        [{"$match": {"campaign": campaign}}, {"$group": {"_id": "$state", "n": {"$sum": 1}}}]
-    ):
-        counts[row["_id"]] = row["n"]
-    return counts
+    return {
+        state.value: collection.count_documents({"campaign": campaign, "state": state.value})
+        for state in State
+    }
 
 
 def reached_counts(collection, campaign: str) -> dict[str, int]:

@@ -128,7 +128,7 @@ def _leaf_values(value: Any, parts: list[str]) -> Iterator[Any]:
     if not parts:
         if isinstance(value, list):
             if not value:
-                yield None
+                yield []  # indexed as an empty array, which {path: null} does not match
             yield from value
         else:
             yield value
@@ -160,72 +160,98 @@ def _index_entries(doc: dict, paths: Iterable[str]) -> list[tuple[str, int, Any]
 
 
 # --------------------------------------------------------------------------- pushdown
-def _sql_conditions(spec: Any, indexed: set[str], cid: int) -> list[tuple[str, list]]:
+class _Pushdown:
     """SQL conditions on ``d.rowid``/``d.key`` that every matching document satisfies.
 
-    Conditions that cannot be expressed are simply left out: the result is a superset of
-    the matches and mongomock-ng's own filter decides exactly.
+    Conditions that cannot be expressed are left out, which makes the SQL a superset of
+    the matches; ``exact`` stays true only when every part of the filter was expressed,
+    so the SQL alone decides (counts need no document decoding then).
     """
-    if not isinstance(spec, dict):
+
+    def __init__(self, spec: Any, indexed: set[str], cid: int):
+        self.indexed, self.cid = indexed, cid
+        self.exact = isinstance(spec, dict)
+        self.conditions = self._translate(spec) if self.exact else []
+
+    @property
+    def where(self) -> str:
+        return "".join(f" AND {sql}" for sql, _ in self.conditions)
+
+    @property
+    def params(self) -> list:
+        return [p for _, ps in self.conditions for p in ps]
+
+    def _translate(self, spec: Any) -> list[tuple[str, list]]:
+        if not isinstance(spec, dict):
+            self.exact = False
+            return []
+        conditions: list[tuple[str, list]] = []
+        for field, cond in spec.items():
+            if field == "$and" and isinstance(cond, list) and cond:
+                for clause in cond:
+                    conditions.extend(self._translate(clause))
+            elif field == "$or" and isinstance(cond, list) and cond:
+                branches = [self._translate(clause) for clause in cond]
+                if all(branches):
+                    sql = " OR ".join(
+                        "(" + " AND ".join(s for s, _ in branch) + ")" for branch in branches
+                    )
+                    params = [p for branch in branches for _, ps in branch for p in ps]
+                    conditions.append((f"({sql})", params))
+                else:
+                    self.exact = False
+            elif field == "_id":
+                conditions.extend(self._id(cond))
+            elif field in self.indexed:
+                conditions.extend(self._field(field, cond))
+            else:
+                self.exact = False
+        return conditions
+
+    def _id(self, cond: Any) -> list[tuple[str, list]]:
+        if isinstance(cond, dict) and set(cond) == {"$eq"}:
+            cond = cond["$eq"]
+        if _scalar_operand(cond) and cond is not None:
+            return [("d.key = ?", [_doc_key(cond)])]
+        if isinstance(cond, dict) and set(cond) == {"$in"} and isinstance(cond["$in"], list):
+            values = cond["$in"]
+            if values and all(_scalar_operand(v) and v is not None for v in values):
+                marks = ",".join("?" * len(values))
+                return [(f"d.key IN ({marks})", [_doc_key(v) for v in values])]
+        self.exact = False
         return []
-    conditions: list[tuple[str, list]] = []
-    for field, cond in spec.items():
-        if field == "$and" and isinstance(cond, list):
-            for clause in cond:
-                conditions.extend(_sql_conditions(clause, indexed, cid))
-        elif field == "$or" and isinstance(cond, list) and cond:
-            branches = [_sql_conditions(clause, indexed, cid) for clause in cond]
-            if all(branches):
-                sql = " OR ".join(
-                    "(" + " AND ".join(s for s, _ in branch) + ")" for branch in branches
-                )
-                conditions.append((f"({sql})", [p for br in branches for _, ps in br for p in ps]))
-        elif field == "_id":
-            conditions.extend(_id_conditions(cond))
-        elif field in indexed:
-            conditions.extend(_field_conditions(field, cond, cid))
-    return conditions
 
+    def _field(self, path: str, cond: Any) -> list[tuple[str, list]]:
+        sub = "d.rowid IN (SELECT docrow FROM idx WHERE cid = ? AND path = ? AND {})"
 
-def _id_conditions(cond: Any) -> list[tuple[str, list]]:
-    if _scalar_operand(cond) and cond is not None:
-        return [("d.key = ?", [_doc_key(cond)])]
-    if isinstance(cond, dict) and set(cond) == {"$in"} and isinstance(cond["$in"], list):
-        if all(_scalar_operand(v) and v is not None for v in cond["$in"]) and cond["$in"]:
-            marks = ",".join("?" * len(cond["$in"]))
-            return [(f"d.key IN ({marks})", [_doc_key(v) for v in cond["$in"]])]
-    if isinstance(cond, dict) and set(cond) == {"$eq"}:
-        return _id_conditions(cond["$eq"])
-    return []
+        def equal_any(values: list) -> tuple[str, list]:
+            pairs = [_index_value(v) for v in values]
+            where = " OR ".join("(rank = ? AND value IS ?)" for _ in pairs)
+            return sub.format(f"({where})"), [self.cid, path, *[x for p in pairs for x in p]]
+
+        if _scalar_operand(cond):
+            return [equal_any([cond])]
+        if not isinstance(cond, dict) or not cond or not all(k.startswith("$") for k in cond):
+            self.exact = False
+            return []
+        conditions = []
+        for op, operand in cond.items():
+            if op == "$eq" and _scalar_operand(operand):
+                conditions.append(equal_any([operand]))
+            elif op == "$in" and isinstance(operand, list) and operand and all(
+                _scalar_operand(v) for v in operand
+            ):
+                conditions.append(equal_any(operand))
+            elif op in _RANGE_SQL and _scalar_operand(operand) and operand is not None:
+                rank, value = _index_value(operand)
+                where = f"rank = ? AND value {_RANGE_SQL[op]} ?"
+                conditions.append((sub.format(where), [self.cid, path, rank, value]))
+            else:
+                self.exact = False
+        return conditions
 
 
 _RANGE_SQL = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
-
-
-def _field_conditions(path: str, cond: Any, cid: int) -> list[tuple[str, list]]:
-    sub = "d.rowid IN (SELECT docrow FROM idx WHERE cid = ? AND path = ? AND {})"
-
-    def equal_any(values: list) -> tuple[str, list]:
-        pairs = [_index_value(v) for v in values]
-        where = " OR ".join("(rank = ? AND value IS ?)" for _ in pairs)
-        return sub.format(f"({where})"), [cid, path, *[x for pair in pairs for x in pair]]
-
-    if _scalar_operand(cond):
-        return [equal_any([cond])]
-    if not isinstance(cond, dict) or not cond or not all(k.startswith("$") for k in cond):
-        return []
-    conditions = []
-    for op, operand in cond.items():
-        if op == "$eq" and _scalar_operand(operand):
-            conditions.append(equal_any([operand]))
-        elif op == "$in" and isinstance(operand, list) and operand:
-            if all(_scalar_operand(v) for v in operand):
-                conditions.append(equal_any(operand))
-        elif op in _RANGE_SQL and _scalar_operand(operand) and operand is not None:
-            rank, value = _index_value(operand)
-            where = f"rank = ? AND value {_RANGE_SQL[op]} ?"
-            conditions.append((sub.format(where), [cid, path, rank, value]))
-    return conditions
 
 
 # --------------------------------------------------------------------------- engine
@@ -521,6 +547,17 @@ class SqliteCollectionStore(mm_store.CollectionStore):
         for (blob,) in self._engine.connection().execute(sql, (cid,)).fetchall():
             yield bson.decode(blob)
 
+    def count(self, spec: Any) -> int | None:
+        """``count_documents`` in SQL alone when the filter translates exactly, else None."""
+        cid = self._get_cid()
+        if cid is None:
+            return 0
+        pushdown = _Pushdown(spec, self._indexed(), cid)
+        if not pushdown.exact:
+            return None
+        sql = f"SELECT COUNT(*) FROM docs d WHERE d.cid = ?{pushdown.where}"
+        return self._engine.connection().execute(sql, [cid, *pushdown.params]).fetchone()[0]
+
     @contextmanager
     def restrict_documents(self, docs: list[dict]) -> Iterator[None]:
         """Make ``documents`` yield only ``docs`` (used to limit unique-index checks)."""
@@ -542,9 +579,8 @@ class SqliteCollectionStore(mm_store.CollectionStore):
         if cid is None:
             return []
         indexed = self._indexed()
-        conditions = _sql_conditions(spec, indexed, cid)
-        where = "".join(f" AND {sql}" for sql, _ in conditions)
-        params = [p for _, ps in conditions for p in ps]
+        pushdown = _Pushdown(spec, indexed, cid)
+        where, params = pushdown.where, pushdown.params
         sort_key = _single_sort(sort)
         conn = self._engine.connection()
         if sort_key is not None and sort_key[0] in indexed:
@@ -568,7 +604,7 @@ class SqliteCollectionStore(mm_store.CollectionStore):
                 continue
             seen.add(key)
             doc = bson.decode(blob)
-            if filter_applies(spec, doc):
+            if pushdown.exact or filter_applies(spec, doc):
                 out.append(doc)
                 if limit is not None and len(out) >= limit:
                     break
@@ -651,7 +687,7 @@ _WRITE_METHODS = (
     "bulk_write", "create_index", "create_indexes", "drop_index", "drop_indexes", "drop",
     "rename",
 )
-_READ_METHODS = ("count_documents", "estimated_document_count", "distinct", "aggregate")
+_READ_METHODS = ("estimated_document_count", "distinct", "aggregate")
 
 
 def _in_transaction(method_name: str, write: bool):
@@ -688,6 +724,14 @@ class EmbeddedCollection(_MMCollection):
             for doc in self.find(filter, *args, **kwargs).limit(1):
                 return _cast_document_class(doc, self.codec_options.document_class)
         return None
+
+    def count_documents(self, filter, **kwargs):
+        with self._store._engine.transaction(write=False):
+            if not kwargs and isinstance(filter, dict):
+                count = self._store.count(filter)
+                if count is not None:
+                    return count
+            return super().count_documents(filter, **kwargs)
 
     def find(self, *args, **kwargs):
         cursor = super().find(*args, **kwargs)

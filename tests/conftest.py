@@ -6,8 +6,9 @@ import os
 import uuid
 
 import pytest
-from mofgen.stores.connection import connect
 from pymatgen.core import Lattice, Structure
+
+from mofgen.stores.connection import connect
 
 MONGO_URI = os.environ.get("MOFGEN_TEST_MONGO_URI")
 

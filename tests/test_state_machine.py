@@ -7,11 +7,11 @@ import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 
 import pytest
-from mofgen.stores.connection import connect
 
 from mofgen.documents import StructureDoc
 from mofgen.errors import IllegalTransition, InvalidInput, NotFound
 from mofgen.states import StateMachine, check_transition
+from mofgen.stores.connection import connect
 from tests.conftest import small_structure
 from tests.helpers.workers import advance_all
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import sys
 import time
 
-from mofgen.stores.connection import connect
-
 from mofgen.states import StateMachine
+from mofgen.stores.connection import connect
 
 
 def advance_all(target: str, worker: str, stage: str = "validate") -> list[str]:
@@ -37,16 +36,19 @@ def stream_transitions(target: str) -> None:
         print(doc["_id"], flush=True)
 
 
-def watch_counts(target: str, seconds: float) -> None:
-    """Read the live store repeatedly, printing how many documents are validated."""
+def watch_counts(target: str, reads: int = 2000) -> None:
+    """Read the live store until three different counts were seen (or ``reads`` reads)."""
     from mofgen.states import state_counts
 
     db = connect(target, create=False)
-    end = time.time() + seconds
-    while time.time() < end:
-        counts = state_counts(db.structures, "crash")
-        print(counts["validated"], flush=True)
-        time.sleep(0.05)
+    seen: set[int] = set()
+    for _ in range(reads):
+        validated = state_counts(db.structures, "crash")["validated"]
+        seen.add(validated)
+        print(validated, flush=True)
+        if len(seen) >= 3:
+            break
+        time.sleep(0.01)
 
 
 if __name__ == "__main__":
@@ -54,4 +56,4 @@ if __name__ == "__main__":
     if command == "stream":
         stream_transitions(target)
     elif command == "watch":
-        watch_counts(target, float(sys.argv[3]))
+        watch_counts(target)
