@@ -110,6 +110,16 @@ class MofgenDB:
 
         return JobStore(self.maggma_store("outputs", key="uuid"))
 
+    def gridfs(self, collection: str = "fs"):
+        """GridFS on this database (model checkpoints and other large files)."""
+        import gridfs
+
+        if self.embedded:
+            import mongomock_ng.gridfs
+
+            mongomock_ng.gridfs.enable_gridfs_integration()
+        return gridfs.GridFS(self.db, collection=collection)
+
     def launchpad(self):
         """FireWorks' ``LaunchPad`` on this database (its own untouched collections)."""
         if self._launchpad is None:

@@ -1,0 +1,1 @@
+"""Generative linker model: corpus, E(3)-equivariant diffusion, training, sampling, registry."""
