@@ -55,5 +55,5 @@ def any_db_target(request, tmp_path):
 
 def small_structure(index: int = 0) -> Structure:
     """A tiny distinct crystal per index (for documents; no science depends on it)."""
-    a = 4.0 + 0.001 * index
+    a = 4.0 + 0.05 * index
     return Structure(Lattice.cubic(a), ["Zn", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]])
