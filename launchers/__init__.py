@@ -1,1 +1,1 @@
-"""FireWorks materialisation, worker templates and local launchers (installed as mofgen.launchers)."""
+"""FireWorks materialisation, local launchers and the daemon (installed as mofgen.launchers)."""

@@ -27,10 +27,17 @@ def open_campaign(db, name: str, config: CampaignConfig | None = None) -> Campai
         return_document=ReturnDocument.AFTER,
     )
     campaign = CampaignDoc.from_mongo(doc)
-    if config is not None and campaign.config != config:
-        raise InvalidInput(
-            f"campaign {name!r} exists with a different config; use a new --campaign name"
-        )
+    if config is not None:
+        # the budget may change between runs; everything that shapes results may not
+        if campaign.config.model_dump(exclude={"budget"}) != config.model_dump(
+                exclude={"budget"}):
+            raise InvalidInput(
+                f"campaign {name!r} exists with a different config; use a new --campaign name"
+            )
+        if campaign.config.budget != config.budget:
+            db.campaigns.update_one({"_id": name}, {"$set": {
+                "config.budget": config.budget.model_dump(exclude_none=True)}})
+            campaign.config.budget = config.budget
     return campaign
 
 

@@ -279,6 +279,11 @@ class CampaignConfig(_Record):
     gcmc_cycles: int = Field(default=1000, gt=0)
     temperature_K: float = Field(default=300.0, gt=0)
     pressure_bar: float = Field(default=0.1, gt=0)
+    relax_steps: int = Field(default=200, gt=0)
+    fidelity: Literal["mlip", "dft"] = "mlip"
+    linkers_per_batch: int = Field(default=16, gt=0)
+    queue_depth_per_worker: int = Field(default=2, gt=0)
+    max_waiting_validation: int = Field(default=32, gt=0)  # generation backpressure
     anchors: list[str] = Field(default_factory=lambda: ["COO", "cyano"])
     seed: int = 0
 

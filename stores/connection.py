@@ -45,6 +45,7 @@ INDEXES: dict[str, list[list[tuple[str, int]]]] = {
     ],
     "models": [[("created_at", -1)], [("kind", 1), ("created_at", -1)]],
     "campaigns": [[("status", 1)]],
+    "decisions": [[("campaign", 1), ("time", -1)]],
 }
 
 
@@ -98,17 +99,19 @@ class MofgenDB:
         ``store.query({"adsorb.co2_uptake": {"$gt": 1}})`` behaves the same on MongoDB and
         on the embedded store because both hand maggma a pymongo-style collection.
         """
-        from maggma.stores import MongoStore
+        from mofgen.stores.maggma_store import MofgenStore
 
-        store = MongoStore.from_collection(self.db[collection])
-        store.key = key
+        store = MofgenStore(self.target, collection, database=self.name, key=key)
+        store._coll = self.db[collection]
         return store
 
     def job_store(self):
-        """jobflow's ``JobStore`` for job outputs, in the ``outputs`` collection."""
+        """jobflow's ``JobStore`` for job outputs (``outputs`` collection); serialisable."""
         from jobflow import JobStore
 
-        return JobStore(self.maggma_store("outputs", key="uuid"))
+        from mofgen.stores.maggma_store import MofgenStore
+
+        return JobStore(MofgenStore(self.target, "outputs", database=self.name, key="uuid"))
 
     def gridfs(self, collection: str = "fs"):
         """GridFS on this database (model checkpoints and other large files)."""

@@ -1,0 +1,77 @@
+"""What every stage job does around its science: claim, compute, write the outcome.
+
+A job receives a document id and the ``--db`` target, leases the document through the
+state machine, runs its computation in the launch directory, and ends in exactly one
+transition: the stage's target state, ``rejected`` (with the number that decided) or
+``failed`` (with the tool's message). A job that finds its document already taken or moved
+on does nothing, so re-running a Firework after a crash is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mofgen.errors import IllegalTransition, MofgenError
+from mofgen.states import STAGES, StateMachine, default_worker_id
+from mofgen.stores.connection import connect
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Outcome:
+    """The result of a stage's computation, before it is written."""
+
+    record: dict[str, Any] = field(default_factory=dict)
+    reject_reason: str | None = None
+    value: float | None = None
+    threshold: float | None = None
+    failure: str | None = None
+    versions: dict[str, str] = field(default_factory=dict)
+
+
+Compute = Callable[[dict, Path], Outcome]
+
+
+def run_stage(stage: str, doc_id: str, db_target: str, compute: Compute) -> dict[str, Any]:
+    """Lease ``doc_id`` for ``stage``, run ``compute(doc, workdir)``, write one transition."""
+    db = connect(db_target)
+    machine = StateMachine(db.structures, worker=default_worker_id())
+    spec = STAGES[stage]
+    try:
+        doc = machine.claim_id(doc_id, stage)
+        if doc is None:
+            current = db.structures.find_one({"_id": doc_id}, {"state": 1}) or {}
+            return {"doc_id": doc_id, "stage": stage, "outcome": "skipped",
+                    "state": current.get("state")}
+        workdir = Path.cwd() / f"{stage}-{doc_id}"
+        workdir.mkdir(parents=True, exist_ok=True)
+        try:
+            outcome = compute(doc, workdir)
+        except MofgenError as exc:
+            outcome = Outcome(failure=f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # a tool or library broke: record it, keep the trace in logs
+            log.error("stage %s on %s raised:\n%s", stage, doc_id, traceback.format_exc())
+            outcome = Outcome(failure=f"{type(exc).__name__}: {exc}"[:2000])
+        outcome.record.setdefault("workdir", str(workdir))
+        try:
+            if outcome.failure is not None:
+                after = machine.fail(doc_id, stage, outcome.failure)
+            elif outcome.reject_reason is not None:
+                after = machine.reject(doc_id, stage, outcome.reject_reason, outcome.value,
+                                       outcome.threshold, record=outcome.record)
+            else:
+                after = machine.complete(doc_id, stage, outcome.record,
+                                         versions=outcome.versions)
+        except IllegalTransition as exc:  # our lease expired and someone else took over
+            return {"doc_id": doc_id, "stage": stage, "outcome": "lost-lease",
+                    "message": str(exc)}
+        return {"doc_id": doc_id, "stage": stage, "outcome": after["state"],
+                "target": spec.target.value}
+    finally:
+        db.close()

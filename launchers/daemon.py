@@ -1,0 +1,87 @@
+"""The policy daemon: reads the database, inserts just enough work, recovers lost work.
+
+One round = recover (lost Fireworks re-queued, expired leases released) → look at what is
+in flight → ask :class:`mofgen.policy.Policy` → materialise its decisions as FireWorks
+workflows → log each decision with the numbers that caused it (``decisions`` collection).
+``mofgen daemon`` runs rounds forever against a cluster's MongoDB; ``mofgen run`` runs them
+beside local launchers.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from mofgen.documents import CampaignConfig, utcnow
+from mofgen.launchers.fireworks import in_flight, stage_workflow, submit
+from mofgen.policy import Decision, Policy
+
+log = logging.getLogger("mofgen.daemon")
+
+LOST_RUN_SECONDS = 4 * 3600  # FireWorks pings running launches; silence this long = dead
+
+
+class Daemon:
+    def __init__(self, db, campaign: str, config: CampaignConfig):
+        from mofgen.flows import stage_makers
+
+        self.db, self.campaign, self.config = db, campaign, config
+        self.policy = Policy(db, campaign, config)
+        self.makers = stage_makers(config)
+
+    def recover(self, lost_after_s: float = LOST_RUN_SECONDS) -> dict[str, Any]:
+        """Re-queue Fireworks whose worker died and free documents whose lease expired."""
+        launchpad = self.db.launchpad()
+        lost_launches, lost_fws, _ = launchpad.detect_lostruns(
+            expiration_secs=lost_after_s, rerun=True)
+        released = self.db.structures.update_many(
+            {"campaign": self.campaign, "lock.expires": {"$lt": utcnow()}},
+            {"$unset": {"lock": ""}},
+        ).modified_count
+        if lost_fws or released:
+            self._log("recover", f"re-queued {len(lost_fws)} lost Firework(s), released "
+                      f"{released} expired lease(s)", {"fw_ids": lost_fws, "leases": released})
+        return {"requeued": lost_fws, "released": released}
+
+    def round(self) -> list[Decision]:
+        self.recover()
+        flight = in_flight(self.db, self.campaign)
+        decisions = self.policy.decide(flight)
+        for decision in decisions:
+            if decision.stage not in self.makers:
+                continue
+            workflows = self._workflows(decision)
+            fw_ids = submit(self.db, workflows)
+            self._log(decision.stage, decision.reason, decision.evidence, fw_ids,
+                      decision.doc_ids)
+        return decisions
+
+    def _workflows(self, decision: Decision) -> list:
+        maker, target = self.makers[decision.stage], self.db.target
+        if decision.doc_ids:
+            return [stage_workflow(maker.make(doc_id, target), self.db, self.campaign,
+                                   decision.stage, decision.category, decision.priority,
+                                   doc_id=doc_id) for doc_id in decision.doc_ids]
+        if decision.stage == "retrain":
+            job = maker.make(self.campaign, target, decision.training_ids)
+        else:
+            job = maker.make(self.campaign, target)
+        return [stage_workflow(job, self.db, self.campaign, decision.stage,
+                               decision.category, decision.priority)]
+
+    def _log(self, stage: str, reason: str, evidence: dict, fw_ids: list | None = None,
+             doc_ids: list | None = None) -> None:
+        entry = {"campaign": self.campaign, "time": utcnow(), "stage": stage,
+                 "reason": reason, "evidence": evidence, "fw_ids": fw_ids or [],
+                 "doc_ids": doc_ids or []}
+        self.db.collection("decisions").insert_one(entry)
+        log.info("%s: %s %s", stage, reason, evidence)
+
+    def run_forever(self, interval_s: float = 10.0, stop=None) -> None:
+        while stop is None or not stop.is_set():
+            self.round()
+            if stop is not None:
+                stop.wait(interval_s)
+            else:
+                time.sleep(interval_s)

@@ -1,0 +1,75 @@
+"""Local launchers: one process per category pulling Fireworks, as ``rlaunch`` would.
+
+A launcher is a plain FireWorks rocket loop (``launch_rocket`` with an ``FWorker`` whose
+``category`` selects its queue) that checks a stop event between rockets, so Ctrl-C or a
+time budget ends it after the running task, and a kill loses only that task (its lease
+expires, FireWorks' lost-run detection re-queues it).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+import sys
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def launcher_loop(db_target: str, category: str, name: str, launch_dir: str, stop, idle_s=1.0):
+    """Pull and run Fireworks of ``category`` until ``stop`` is set."""
+    from fireworks import FWorker
+    from fireworks.core.rocket_launcher import launch_rocket
+
+    from mofgen.stores.connection import connect
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    Path(launch_dir).mkdir(parents=True, exist_ok=True)
+    os.chdir(launch_dir)
+    # FireWorks, jobflow and the codes they run log to this launcher's own file; the
+    # terminal keeps the campaign's progress lines.
+    log_file = open(Path(launch_dir) / f"{name}.log", "a", buffering=1)  # noqa: SIM115
+    sys.stdout = sys.stderr = log_file
+    logging.basicConfig(stream=log_file, level=logging.INFO, force=True)
+    db = connect(db_target)
+    launchpad = db.launchpad()
+    worker = FWorker(name=name, category=category)
+    while not stop.is_set():
+        if not launch_rocket(launchpad, worker, strm_lvl="ERROR"):
+            stop.wait(idle_s)
+    db.close()
+
+
+class LocalLaunchers:
+    """Start and stop one launcher process per requested category and count."""
+
+    def __init__(self, db_target: str, counts: dict[str, int], launch_dir: str):
+        self.ctx = mp.get_context("spawn")
+        self.stop = self.ctx.Event()
+        self.processes: list = []
+        for category, count in counts.items():
+            for k in range(count):
+                name = f"local-{category}-{k}"
+                proc = self.ctx.Process(
+                    target=launcher_loop, name=name, daemon=True,
+                    args=(db_target, category, name, launch_dir, self.stop),
+                )
+                self.processes.append(proc)
+
+    def start(self) -> None:
+        for proc in self.processes:
+            proc.start()
+
+    def alive(self) -> int:
+        return sum(proc.is_alive() for proc in self.processes)
+
+    def shutdown(self, grace_s: float = 30.0) -> None:
+        """Ask every launcher to stop after its current rocket; terminate stragglers."""
+        self.stop.set()
+        for proc in self.processes:
+            proc.join(grace_s)
+        for proc in self.processes:
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(5)

@@ -1,0 +1,45 @@
+"""``mofgen run``: a whole campaign on this machine; the same command resumes it."""
+
+from __future__ import annotations
+
+import signal
+
+from mofgen.commands import emit
+from mofgen.commands._db import add_db_option
+from mofgen.documents import load_config
+from mofgen.errors import InvalidInput
+from mofgen.stores.connection import connect
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "run", help="run a campaign here: store, policy daemon and local launchers")
+    add_db_option(parser)
+    parser.add_argument("--campaign", default="default", help="campaign name (default: default)")
+    parser.add_argument("--config", help="campaign config, YAML or JSON")
+    parser.add_argument("--minutes", type=float, help="stop after this many minutes")
+    parser.add_argument("--max-structures", type=int,
+                        help="generate at most N structures and stop when they are finished")
+    parser.add_argument("--json", action="store_true", help="print the final summary as JSON")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from mofgen.launchers.embedded import EmbeddedRun
+
+    if args.minutes is not None and args.minutes <= 0:
+        raise InvalidInput("--minutes must be positive")
+    if args.max_structures is not None and args.max_structures <= 0:
+        raise InvalidInput("--max-structures must be positive")
+    config = load_config(args.config) if args.config else None
+    db = connect(args.db)
+    runner = EmbeddedRun(db, args.campaign, config, minutes=args.minutes,
+                         max_structures=args.max_structures)
+    signal.signal(signal.SIGTERM, lambda *_: runner.stop.set())
+    try:
+        summary = runner.run()
+    finally:
+        db.close()
+    emit(summary, args.json, lambda s: f"campaign {s['campaign']}: {s['reason']}; " +
+         " ".join(f"{k}={v}" for k, v in s["states"].items() if v))
+    return 0
