@@ -12,9 +12,25 @@ import logging
 import multiprocessing as mp
 import os
 import sys
+import threading
+import time
 from pathlib import Path
 
 log = logging.getLogger(__name__)
+
+
+def _die_with_parent() -> None:
+    """A launcher must not outlive its ``mofgen run`` (kill -9 included): it would keep
+    working on documents the next run re-queues."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent:
+                os._exit(1)
+            time.sleep(0.5)
+
+    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
 
 
 def launcher_loop(db_target: str, category: str, name: str, launch_dir: str, stop, idle_s=1.0):
@@ -24,6 +40,7 @@ def launcher_loop(db_target: str, category: str, name: str, launch_dir: str, sto
 
     from mofgen.stores.connection import connect
 
+    _die_with_parent()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     Path(launch_dir).mkdir(parents=True, exist_ok=True)
     os.chdir(launch_dir)

@@ -288,12 +288,22 @@ class CampaignConfig(_Record):
     seed: int = 0
 
 
+class Runner(_Record):
+    """The ``mofgen run`` process driving a campaign (one at a time)."""
+
+    host: str
+    pid: int
+    started: dt.datetime
+    heartbeat: dt.datetime
+
+
 class CampaignDoc(_Document):
     id: str = Field(alias="_id")
     kind: Literal["mof", "crystal"] = "mof"
     config: CampaignConfig = Field(default_factory=CampaignConfig)
     status: Literal["created", "running", "stopped", "finished"] = "created"
     counters: dict[str, int] = Field(default_factory=dict)
+    runner: Runner | None = None
     created_at: dt.datetime = Field(default_factory=utcnow)
     updated_at: dt.datetime = Field(default_factory=utcnow)
 
