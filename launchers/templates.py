@@ -1,0 +1,72 @@
+"""Ready-to-edit FireWorks files for clusters: LaunchPad, one FWorker per category, queue
+adapters (SLURM, PBS) and local scripts whose rockets are plain ``rlaunch`` — so ``qlaunch``,
+``lpad get_wflows`` and ``lpad webgui`` work on the same MongoDB as ``mofgen daemon``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mofgen.errors import InvalidInput
+
+CATEGORIES = ("gpu", "cpu", "mpi")
+
+# Per category: what one queue job asks for. Edit the written files for your machine.
+RESOURCES: dict[str, dict[str, dict[str, Any]]] = {
+    "SLURM": {
+        "gpu": {"nodes": 1, "ntasks": 1, "cpus_per_task": 8, "gpus_per_task": 1,
+                "walltime": "02:00:00"},
+        "cpu": {"nodes": 1, "ntasks": 1, "cpus_per_task": 1, "walltime": "04:00:00"},
+        "mpi": {"nodes": 2, "ntasks_per_node": 32, "walltime": "12:00:00"},
+    },
+    "PBS": {
+        "gpu": {"nnodes": 1, "ppnode": 8, "walltime": "02:00:00"},
+        "cpu": {"nnodes": 1, "ppnode": 1, "walltime": "04:00:00"},
+        "mpi": {"nnodes": 2, "ppnode": 32, "walltime": "12:00:00"},
+    },
+}
+
+
+def write_worker_files(directory: str | Path, db_target: str, database: str = "mofgen"
+                       ) -> list[Path]:
+    """Write ``my_launchpad.yaml``, ``fworker_*.yaml`` and ``qadapter_*_*.yaml`` into DIR."""
+    if not db_target.startswith(("mongodb://", "mongodb+srv://")):
+        raise InvalidInput("cluster workers need a shared MongoDB: give --db mongodb://… "
+                           "(the embedded store serves one machine: use `mofgen run`)")
+    out = Path(directory).expanduser().resolve()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidInput(f"cannot create {directory}: {exc.strerror}") from None
+    written = [_dump(out / "my_launchpad.yaml", {
+        "host": db_target, "uri_mode": True, "name": database, "logdir": None,
+        "strm_lvl": "INFO", "mongoclient_kwargs": {"serverSelectionTimeoutMS": 30000},
+    })]
+    for category in CATEGORIES:
+        written.append(_dump(out / f"fworker_{category}.yaml", {
+            "name": f"mofgen-{category}", "category": category, "query": "{}",
+            "env": {"MOFGEN_DB": db_target},
+        }))
+        rlaunch = (f"rlaunch -l {out / 'my_launchpad.yaml'} -w {out / f'fworker_{category}.yaml'}"
+                   " rapidfire --nlaunches 0 --timeout 6600")
+        for queue_type, per_category in RESOURCES.items():
+            written.append(_dump(out / f"qadapter_{queue_type.lower()}_{category}.yaml", {
+                "_fw_name": "CommonAdapter", "_fw_q_type": queue_type,
+                "rocket_launch": rlaunch, "queue": None, "account": None,
+                "job_name": f"mofgen-{category}",
+                "pre_rocket": f"export MOFGEN_DB='{db_target}'; export OMP_NUM_THREADS=1",
+                "post_rocket": None, **per_category[category],
+            }))
+        local = out / f"rlaunch_local_{category}.sh"  # no queue: run workers by hand
+        local.write_text(f"#!/bin/bash\nexport MOFGEN_DB='{db_target}'\n{rlaunch}\n")
+        local.chmod(0o755)
+        written.append(local)
+    return written
+
+
+def _dump(path: Path, data: dict[str, Any]) -> Path:
+    path.write_text(yaml.safe_dump({k: v for k, v in data.items() if v is not None},
+                                   sort_keys=False))
+    return path

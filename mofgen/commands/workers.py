@@ -1,0 +1,26 @@
+"""``mofgen workers --write DIR``: FireWorks files for running workers on a cluster."""
+
+from __future__ import annotations
+
+from mofgen.commands import emit
+from mofgen.commands._db import add_db_option
+from mofgen.launchers.templates import write_worker_files
+from mofgen.stores.connection import resolve_target
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "workers", help="write my_launchpad.yaml, fworker_*.yaml and queue adapters")
+    add_db_option(parser)
+    parser.add_argument("--write", required=True, metavar="DIR", help="directory to write to")
+    parser.add_argument("--json", action="store_true")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    files = write_worker_files(args.write, resolve_target(args.db))
+    emit({"written": [str(f) for f in files]}, args.json,
+         lambda r: "wrote\n  " + "\n  ".join(r["written"]) +
+         f"\nthen: qlaunch -q {args.write}/qadapter_slurm_gpu.yaml "
+         f"-w {args.write}/fworker_gpu.yaml rapidfire")
+    return 0
