@@ -33,7 +33,7 @@ def _die_with_parent() -> None:
     threading.Thread(target=watch, daemon=True, name="parent-watch").start()
 
 
-def launcher_loop(db_target: str, category: str, name: str, launch_dir: str, stop, idle_s=1.0):
+def launcher_loop(db_target: str, category: str, name: str, launch_dir: str, stop, idle_s=0.5):
     """Pull and run Fireworks of ``category`` until ``stop`` is set."""
     from fireworks import FWorker
     from fireworks.core.rocket_launcher import launch_rocket
