@@ -29,6 +29,8 @@ def stage_makers(config: CampaignConfig) -> dict[str, Any]:
         from mofgen.flows.retrain import RetrainMaker
     except ImportError:  # the generator extra (torch) is not installed
         return makers
-    makers["generate"] = GenerateMaker(n_linkers=config.linkers_per_batch, seed=config.seed)
-    makers["retrain"] = RetrainMaker()
+    makers["generate"] = GenerateMaker(n_linkers=config.linkers_per_batch,
+                                       diffusion_steps=config.diffusion_steps, seed=config.seed)
+    makers["retrain"] = RetrainMaker(epochs=config.retrain_epochs,
+                                     max_minutes=config.retrain_max_minutes)
     return makers

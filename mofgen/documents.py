@@ -280,6 +280,9 @@ class CampaignConfig(_Record):
     temperature_K: float = Field(default=300.0, gt=0)
     pressure_bar: float = Field(default=0.1, gt=0)
     relax_steps: int = Field(default=200, gt=0)
+    diffusion_steps: int = Field(default=100, gt=0)
+    retrain_epochs: float = Field(default=2.0, gt=0)
+    retrain_max_minutes: float = Field(default=10.0, gt=0)
     fidelity: Literal["mlip", "dft"] = "mlip"
     linkers_per_batch: int = Field(default=16, gt=0)
     queue_depth_per_worker: int = Field(default=2, gt=0)
