@@ -1,0 +1,67 @@
+"""``mofgen adsorb FILE``: Zeo++ pore screen, QEq charges, RASPA2 GCMC uptake."""
+
+from __future__ import annotations
+
+import argparse
+
+from mofgen.commands import emit
+from mofgen.engines.adsorption import AdsorbPipelineMaker, AdsorbPipelineResult
+from mofgen.engines.inputs import read_structure
+from mofgen.engines.raspa import ADSORBATES, AdsorptionMaker
+from mofgen.engines.results import Status
+from mofgen.errors import InvalidInput, ToolFailure
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "adsorb", help="GCMC gas uptake of a CIF (Zeo++ screen, QEq charges, RASPA2)")
+    parser.add_argument("file", help="CIF (or any structure file pymatgen reads)")
+    parser.add_argument("--cycles", type=int, default=AdsorptionMaker.cycles,
+                        help=f"production (and initialisation) cycles "
+                             f"(default {AdsorptionMaker.cycles})")
+    parser.add_argument("--pressure", type=float, default=0.1, help="bar (default 0.1)")
+    parser.add_argument("--temperature", type=float, default=300.0, help="K (default 300)")
+    parser.add_argument("--adsorbate", choices=ADSORBATES, default="CO2")
+    parser.add_argument("--no-charges", action="store_true",
+                        help="skip framework charges (LJ only)")
+    parser.add_argument("--workdir", help="keep inputs/outputs here (default: a temp dir)")
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.set_defaults(func=run)
+
+
+def _human(r: AdsorbPipelineResult) -> str:
+    p = r.pores
+    lines = [f"status: {r.status.value}" + (f" ({r.reason})" if r.reason else "")]
+    if p.lcd_A is not None:
+        lines.append(f"pores: LCD {p.lcd_A:.2f} A, PLD {p.pld_A:.2f} A, ASA {p.asa_m2_per_g:.0f} "
+                     f"m2/g, void fraction {p.void_fraction:.3f}")
+    if r.charges is not None and r.charges.charges:
+        lines.append(f"charges: {r.charges.method}, max |q| {r.charges.max_abs_charge_e:.2f} e")
+    a = r.adsorption
+    if a is not None and a.uptake_mol_per_kg is not None:
+        lines.append(f"{a.adsorbate} uptake at {a.pressure_bar} bar, {a.temperature_K} K: "
+                     f"{a.uptake_mol_per_kg:.4f} +/- {a.uptake_error_mol_per_kg:.4f} mol/kg "
+                     f"({a.cycles} cycles, {'x'.join(map(str, a.unit_cells))} cells)")
+        if a.heat_of_adsorption_kJ_per_mol is not None:
+            lines.append(f"heat of adsorption: {a.heat_of_adsorption_kJ_per_mol:.2f} +/- "
+                         f"{a.heat_of_adsorption_error_kJ_per_mol:.2f} kJ/mol")
+        lines.append(f"workdir: {a.workdir}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.cycles < 1:
+        raise InvalidInput("--cycles must be a positive integer")
+    if args.pressure <= 0 or args.temperature <= 0:
+        raise InvalidInput("--pressure and --temperature must be positive")
+    structure = read_structure(args.file)
+    maker = AdsorbPipelineMaker(gcmc=AdsorptionMaker(
+        adsorbate=args.adsorbate, temperature_K=args.temperature, pressure_bar=args.pressure,
+        cycles=args.cycles, use_charges=not args.no_charges))
+    result = maker.run(structure, args.workdir)
+    if result.charges is not None:
+        result.charges.structure = None  # the charges list is enough on the terminal
+    emit(result, args.json, _human)
+    if result.status == Status.failed:
+        raise ToolFailure(result.reason or "adsorption pipeline failed")
+    return 0

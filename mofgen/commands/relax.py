@@ -1,0 +1,52 @@
+"""``mofgen relax FILE``: cell optimisation with CHGNet (default) or CP2K PBE-D3."""
+
+from __future__ import annotations
+
+import argparse
+
+from mofgen.commands import emit
+from mofgen.engines.chgnet_relax import ChgnetRelaxMaker
+from mofgen.engines.cp2k_relax import Cp2kRelaxMaker
+from mofgen.engines.inputs import read_structure
+from mofgen.engines.results import RelaxResult, Status
+from mofgen.errors import InvalidInput, ToolFailure
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "relax", help="cell optimisation of a CIF (CHGNet via atomate2, or CP2K PBE-D3)")
+    parser.add_argument("file", help="CIF (or any structure file pymatgen reads)")
+    parser.add_argument("--fidelity", choices=("mlip", "dft"), default="mlip",
+                        help="mlip = CHGNet (default), dft = CP2K")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="optimiser steps (default: 500 CHGNet, 10 CP2K)")
+    parser.add_argument("--workdir", help="keep inputs/outputs here (default: a temp dir)")
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.set_defaults(func=run)
+
+
+def _human(r: RelaxResult) -> str:
+    lines = [f"status: {r.status.value}" + (f" ({r.reason})" if r.reason else ""),
+             f"fidelity: {r.fidelity} ({r.software_version})"]
+    if r.energy_eV is not None:
+        lines.append(f"energy: {r.energy_eV:.4f} eV ({r.energy_per_atom_eV:.4f} eV/atom), "
+                     f"{r.n_steps} steps, converged: {r.converged}")
+        lines.append(f"volume: {r.initial_volume_A3:.1f} -> {r.final_volume_A3:.1f} A^3 "
+                     f"({r.volume_change:+.2%})")
+    lines.append(f"workdir: {r.workdir}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.steps is not None and args.steps < 1:
+        raise InvalidInput("--steps must be a positive integer")
+    structure = read_structure(args.file)
+    if args.fidelity == "dft":
+        maker = Cp2kRelaxMaker() if args.steps is None else Cp2kRelaxMaker(max_steps=args.steps)
+    else:
+        maker = ChgnetRelaxMaker() if args.steps is None else ChgnetRelaxMaker(steps=args.steps)
+    result = maker.run(structure, args.workdir)
+    emit(result, args.json, _human)
+    if result.status == Status.failed:
+        raise ToolFailure(f"{result.tool}: {result.reason} (inputs kept in {result.workdir})")
+    return 0

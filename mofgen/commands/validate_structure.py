@@ -1,0 +1,49 @@
+"""``mofgen validate-structure FILE``: UFF4MOF NPT MD in LAMMPS and the lattice strain."""
+
+from __future__ import annotations
+
+import argparse
+
+from mofgen.commands import emit
+from mofgen.engines.inputs import read_structure
+from mofgen.engines.lammps_md import StabilityMaker
+from mofgen.engines.results import StabilityResult, Status
+from mofgen.errors import InvalidInput, ToolFailure
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "validate-structure", help="MD stability (LAMMPS, UFF4MOF, NPT 300 K / 1 atm) of a CIF")
+    parser.add_argument("file", help="CIF (or any structure file pymatgen reads)")
+    parser.add_argument("--steps", type=int, default=StabilityMaker.steps,
+                        help=f"MD steps of 0.5 fs (default {StabilityMaker.steps})")
+    parser.add_argument("--workdir", help="keep inputs/outputs here (default: a temp dir)")
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.set_defaults(func=run)
+
+
+def _human(r: StabilityResult) -> str:
+    lines = [f"status: {r.status.value}" + (f" ({r.reason})" if r.reason else "")]
+    if r.strain is not None:
+        lines.append(f"strain: {r.strain:.4f} ({'stable' if r.stable else 'not stable'}, "
+                     f"threshold {r.stable_strain})")
+        lines.append(f"volume change: {r.volume_change:+.2%}")
+    lines.append(f"MD: {r.steps} steps x {r.timestep_fs} fs, {r.n_atoms_md} atoms, supercell "
+                 f"{'x'.join(map(str, r.supercell))}, {r.wall_time_s:.1f} s")
+    if r.fallback_types:
+        lines.append(f"UFF fallback types: {r.fallback_types}")
+    lines.append(f"workdir: {r.workdir}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.steps < 1:
+        raise InvalidInput("--steps must be a positive integer")
+    structure = read_structure(args.file)
+    result = StabilityMaker(steps=args.steps).run(structure, args.workdir)
+    result.final_structure = None  # large; kept as final_supercell.cif in the workdir
+    result.final_cell_structure = None
+    emit(result, args.json, _human)
+    if result.status == Status.failed:
+        raise ToolFailure(f"{result.tool}: {result.reason} (inputs kept in {result.workdir})")
+    return 0

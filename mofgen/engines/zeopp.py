@@ -1,0 +1,112 @@
+"""Simulate stage, pores: Zeo++ (through pyzeo) geometry and the porosity screen.
+
+Reports the largest cavity (LCD) and pore-limiting (PLD) diameters, the probe-accessible
+surface area and the probe-occupiable accessible void fraction, and whether a CO2-sized
+probe (radius 1.65 Å, kinetic diameter 3.3 Å) percolates through the framework. A
+framework with no channel for the probe cannot adsorb in GCMC and is rejected before it.
+pyzeo is C++ that prints to stdout and can crash the interpreter, so it runs in a child.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from pymatgen.core import Structure
+
+from mofgen.engines._tools import (
+    EngineError,
+    package_version,
+    run_tool,
+    workdir_for,
+    write_p1_cif,
+)
+from mofgen.engines.results import PoreResult, Status
+
+TOOL = "zeo++"
+
+
+@dataclass
+class PoreMaker:
+    """Settings of one Zeo++ analysis."""
+
+    probe_radius_A: float = 1.65  # CO2
+    surface_samples_per_atom: int = 2000
+    volume_samples: int = 50_000
+    min_pld_A: float | None = None  # default: the probe diameter
+    timeout_s: float = 600.0
+
+    def run(self, structure: Structure, workdir: Path | str | None = None) -> PoreResult:
+        return run_pores(structure, self, workdir)
+
+
+def run_pores(
+    structure: Structure, maker: PoreMaker | None = None, workdir: Path | str | None = None
+) -> PoreResult:
+    """Zeo++ descriptors of ``structure``; rejected when the probe cannot get in."""
+    maker = maker or PoreMaker()
+    wd = workdir_for(workdir, "zeo")
+    t0 = time.perf_counter()
+    result = PoreResult(workdir=str(wd), probe_radius_A=maker.probe_radius_A,
+                        software_version=f"pyzeo {package_version('pyzeo')}")
+    write_p1_cif(structure, wd / "structure.cif")
+    cmd = [sys.executable, "-m", "mofgen.engines.zeopp", "structure.cif",
+           str(maker.probe_radius_A), str(maker.surface_samples_per_atom),
+           str(maker.volume_samples)]
+    try:
+        run_tool(TOOL, cmd, wd, maker.timeout_s, "zeo.log", error_markers=("Error", "ERROR"))
+        data = json.loads((wd / "zeo.json").read_text())
+    except EngineError as exc:
+        result.status, result.reason = Status.failed, exc.message
+    except (OSError, ValueError) as exc:
+        result.status, result.reason = Status.failed, f"unparsable Zeo++ output: {exc}"
+    else:
+        result = result.model_copy(update=data)
+        min_pld = maker.min_pld_A if maker.min_pld_A is not None else 2 * maker.probe_radius_A
+        if not result.accessible or (result.pld_A or 0.0) < min_pld:
+            result.status = Status.rejected
+            result.reason = (f"non-porous to a {maker.probe_radius_A} Å probe: PLD "
+                             f"{result.pld_A:.2f} Å < {min_pld:.2f} Å, accessible void fraction "
+                             f"{result.void_fraction:.3f}")
+    result.wall_time_s = time.perf_counter() - t0
+    return result
+
+
+def _field(text: str, name: str) -> float:
+    match = re.search(rf"{re.escape(name)}:?\s+([-\d.eE+]+)", text)
+    if not match:
+        raise ValueError(f"'{name}' missing in Zeo++ output: {text!r}")
+    return float(match.group(1))
+
+
+def _child_main(cif: str, probe: float, sa_samples: int, vol_samples: int) -> int:
+    """Child process: run pyzeo and write zeo.json."""
+    import pyzeo.area_volume as av
+    from pyzeo.netstorage import AtomNetwork
+
+    net = AtomNetwork.read_from_CIF(cif)
+    net.calculate_free_sphere_parameters("zeo.res")
+    lcd, pld, lcd_path = (float(v) for v in Path("zeo.res").read_text().split()[1:4])
+    sa = av.surface_area(net, probe, probe, sa_samples, high_accuracy=True)[0].decode()
+    vol = av.volume(net, probe, probe, vol_samples, high_accuracy=True)[0].decode()
+    channels = int(_field(sa, "Number_of_channels"))
+    data = {
+        "lcd_A": lcd,
+        "pld_A": pld,
+        "lcd_free_path_A": lcd_path,
+        "asa_A2": _field(sa, "ASA_A^2"),
+        "asa_m2_per_g": _field(sa, "ASA_m^2/g"),
+        "void_fraction": _field(vol, "AV_Volume_fraction"),
+        "density_g_per_cm3": _field(sa, "Density"),
+        "accessible": channels > 0,
+    }
+    Path("zeo.json").write_text(json.dumps(data))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_child_main(sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])))
