@@ -12,17 +12,27 @@ from mofgen.documents import CampaignConfig
 
 
 def stage_makers(config: CampaignConfig) -> dict[str, Any]:
+    from mofgen.engines.chgnet_relax import ChgnetRelaxMaker
+    from mofgen.engines.cp2k_relax import Cp2kRelaxMaker
+    from mofgen.engines.lammps_md import StabilityMaker
+    from mofgen.engines.raspa import AdsorptionMaker
+    from mofgen.engines.zeopp import PoreMaker
     from mofgen.flows.adsorb import AdsorbMaker
     from mofgen.flows.simulate import SimulateMaker
     from mofgen.flows.validate import ValidateMaker
 
     t = config.thresholds
+    relax = (Cp2kRelaxMaker() if config.fidelity == "dft"
+             else ChgnetRelaxMaker(steps=config.relax_steps))
     makers: dict[str, Any] = {
-        "validate": ValidateMaker(steps=config.md_steps, temperature_K=config.temperature_K,
-                                  stable_strain=t.stable_strain, reject_strain=t.retrain_strain),
-        "simulate": SimulateMaker(fidelity=config.fidelity, relax_steps=config.relax_steps),
-        "adsorb": AdsorbMaker(temperature_K=config.temperature_K,
-                              pressure_bar=config.pressure_bar, cycles=config.gcmc_cycles),
+        "validate": ValidateMaker(md=StabilityMaker(
+            steps=config.md_steps, temperature_K=config.temperature_K,
+            stable_strain=t.stable_strain, reject_strain=t.retrain_strain)),
+        "simulate": SimulateMaker(relax=relax, pores=PoreMaker(
+            probe_radius_A=t.min_pore_diameter_A / 2)),
+        "adsorb": AdsorbMaker(gcmc=AdsorptionMaker(
+            temperature_K=config.temperature_K, pressure_bar=config.pressure_bar,
+            cycles=config.gcmc_cycles)),
     }
     try:
         from mofgen.flows.generate import GenerateMaker

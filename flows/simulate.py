@@ -6,69 +6,58 @@ GCMC; Zeo++ rejects frameworks a CO2 probe cannot enter before GCMC is spent on 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from jobflow import Maker, job
 from pymatgen.core import Structure
 
+from mofgen.engines.charges import ChargeMaker
+from mofgen.engines.chgnet_relax import ChgnetRelaxMaker
+from mofgen.engines.cp2k_relax import Cp2kRelaxMaker
+from mofgen.engines.results import EngineResult, Status
+from mofgen.engines.zeopp import PoreMaker
 from mofgen.flows._stage import Outcome, run_stage
 
 
 @dataclass
 class SimulateMaker(Maker):
     name: str = "simulate"
-    fidelity: str = "mlip"  # mlip (CHGNet) or dft (CP2K)
-    relax_steps: int = 200
-    probe_radius_A: float = 1.65  # CO2 (kinetic diameter 3.3 Å)
+    relax: ChgnetRelaxMaker | Cp2kRelaxMaker = field(default_factory=ChgnetRelaxMaker)
+    charges: ChargeMaker = field(default_factory=ChargeMaker)
+    pores: PoreMaker = field(default_factory=PoreMaker)
 
     @job
     def make(self, doc_id: str, db: str) -> dict:
         return run_stage("simulate", doc_id, db, self.compute)
 
     def compute(self, doc: dict, workdir: Path) -> Outcome:
-        from mofgen.engines.charges import ChargeMaker
-        from mofgen.engines.results import Status
-        from mofgen.engines.zeopp import PoreMaker
-
-        structure = Structure.from_dict(doc["structure"])
-        relax = self._relaxer().run(structure, workdir / "relax")
+        relax = self.relax.run(Structure.from_dict(doc["structure"]), workdir / "relax")
         record: dict = {"relax": relax.model_dump(mode="json", exclude={"final_structure"})}
         versions = {relax.tool: relax.software_version}
         if relax.status != Status.ok:
-            return self._stop(relax, record)
+            return _stopped(relax, record)
         relaxed = Structure.from_dict(relax.final_structure)
 
-        charges = ChargeMaker().run(relaxed, workdir / "charges")
+        charges = self.charges.run(relaxed, workdir / "charges")
         record["charges"] = charges.model_dump(mode="json", exclude={"structure"})
         if charges.status != Status.ok:
-            return self._stop(charges, record)
+            return _stopped(charges, record)
         relaxed.add_site_property("charge", charges.charges)
         record["structure"] = relaxed.as_dict()
 
-        pores = PoreMaker(probe_radius_A=self.probe_radius_A).run(relaxed, workdir / "zeo")
+        pores = self.pores.run(relaxed, workdir / "zeo")
         record["pores"] = pores.model_dump(mode="json")
         versions[pores.tool] = pores.software_version
         if pores.status == Status.rejected:
             return Outcome(record=record, reject_reason=pores.reason or "not porous to CO2",
-                           value=pores.pld_A, threshold=2 * self.probe_radius_A)
+                           value=pores.pld_A, threshold=2 * self.pores.probe_radius_A)
         if pores.status != Status.ok:
-            return self._stop(pores, record)
+            return _stopped(pores, record)
         return Outcome(record=record, versions=versions)
 
-    def _relaxer(self):
-        if self.fidelity == "dft":
-            from mofgen.engines.cp2k_relax import Cp2kRelaxMaker
 
-            return Cp2kRelaxMaker()
-        from mofgen.engines.chgnet_relax import ChgnetRelaxMaker
-
-        return ChgnetRelaxMaker(steps=self.relax_steps)
-
-    @staticmethod
-    def _stop(result, record: dict) -> Outcome:
-        from mofgen.engines.results import Status
-
-        if result.status == Status.rejected:
-            return Outcome(record=record, reject_reason=f"{result.tool}: {result.reason}")
-        return Outcome(record=record, failure=f"{result.tool}: {result.reason}")
+def _stopped(result: EngineResult, record: dict) -> Outcome:
+    if result.status == Status.rejected:
+        return Outcome(record=record, reject_reason=f"{result.tool}: {result.reason}")
+    return Outcome(record=record, failure=f"{result.tool}: {result.reason}")

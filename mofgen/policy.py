@@ -75,7 +75,10 @@ class Policy:
 
     # ------------------------------------------------------------------ generation
     def _generate(self, flight) -> list[Decision]:
-        if flight["stages"].get("generate", 0) >= max(1, self.depth("gpu") // 2):
+        # no gpu workers declared: nobody would run it (the gpu queue falls back to CPU
+        # when a gpu worker runs on a CPU-only machine, as in `mofgen run`)
+        if flight["stages"].get("generate", 0) >= max(1, self.depth("gpu") // 2) or \
+                self.depth("gpu") == 0:
             return []
         counts = {
             "structures": self.db.structures.count_documents({"campaign": self.campaign}),
@@ -91,7 +94,7 @@ class Policy:
 
     # ------------------------------------------------------------------ retraining
     def _retrain(self, flight) -> list[Decision]:
-        if flight["stages"].get("retrain", 0):
+        if flight["stages"].get("retrain", 0) or self.depth("gpu") == 0:
             return []
         t = self.config.thresholds
         stable_query = {"campaign": self.campaign, "validate.strain": {"$lt": t.retrain_strain}}

@@ -63,10 +63,11 @@ def wait_for(predicate, timeout_s: float = 600, every_s: float = 0.5):
 
 def test_two_launchers_never_process_the_same_structure_twice(db, tmp_path, pillared_mofs):
     """Every structure is queued twice; two cpu launchers race for the Fireworks."""
+    from mofgen.engines.lammps_md import StabilityMaker
     from mofgen.flows.validate import ValidateMaker
 
     ids = seed(db, "pair", pillared_mofs)
-    maker = ValidateMaker(steps=100)
+    maker = ValidateMaker(md=StabilityMaker(steps=100))
     workflows = [stage_workflow(maker.make(doc_id, db.target), db, "pair", "validate", "cpu", 1,
                                 doc_id=doc_id) for doc_id in ids for _ in range(2)]
     submit(db, workflows)
