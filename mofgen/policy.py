@@ -26,6 +26,9 @@ CPU_STAGES = (
     ("simulate", "validated", [("validate.strain", 1)], 2),
     ("validate", "generated", [("created_at", -1)], 1),
 )
+# Every candidate sorted by strain has one (strain ≥ 0); saying so lets an index skip the
+# structures without one, which sort first.
+SORT_GUARD = {"validate.strain": {"$gte": 0}}
 
 
 @dataclass
@@ -61,6 +64,8 @@ class Policy:
             busy = list(flight["docs"].get(stage, ()))
             query = {"campaign": self.campaign, "state": state, "lock": None,
                      "_id": {"$nin": busy}}
+            if order[0][0] in SORT_GUARD:
+                query[order[0][0]] = SORT_GUARD[order[0][0]]
             picked = [d["_id"] for d in self.db.structures.find(query, {"_id": 1})
                       .sort(order).limit(free)]
             if picked:

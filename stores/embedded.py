@@ -63,8 +63,8 @@ CREATE TABLE IF NOT EXISTS docs (
 CREATE TABLE IF NOT EXISTS idx (
     cid INTEGER NOT NULL, path TEXT NOT NULL, rank INTEGER NOT NULL, value,
     docrow INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS idx_lookup ON idx (cid, path, rank, value);
-CREATE INDEX IF NOT EXISTS idx_doc ON idx (docrow);
+CREATE INDEX IF NOT EXISTS idx_lookup ON idx (cid, path, rank, value, docrow);
+CREATE INDEX IF NOT EXISTS idx_entry ON idx (docrow, path, rank, value);
 """
 
 # BSON comparison order of types (MongoDB "Comparison/Sort Order"); numbers share a rank.
@@ -168,9 +168,15 @@ class _Pushdown:
     so the SQL alone decides (counts need no document decoding then).
     """
 
-    def __init__(self, spec: Any, indexed: set[str], cid: int):
+    def __init__(self, spec: Any, indexed: set[str], cid: int, correlated: bool = False):
+        """``correlated``: test each row with EXISTS (for scans that stop early) instead
+        of materialising every matching row id first (for counts and full reads)."""
         self.indexed, self.cid = indexed, cid
+        self.sub = ("EXISTS (SELECT 1 FROM idx INDEXED BY idx_entry WHERE docrow = d.rowid"
+                    " AND cid = ? AND path = ? AND {})" if correlated else
+                    "d.rowid IN (SELECT docrow FROM idx WHERE cid = ? AND path = ? AND {})")
         self.exact = isinstance(spec, dict)
+        self.ranks: dict[str, int] = {}  # path → the one type rank a range on it admits
         self.conditions = self._translate(spec) if self.exact else []
 
     @property
@@ -222,7 +228,7 @@ class _Pushdown:
         return []
 
     def _field(self, path: str, cond: Any) -> list[tuple[str, list]]:
-        sub = "d.rowid IN (SELECT docrow FROM idx WHERE cid = ? AND path = ? AND {})"
+        sub = self.sub
 
         def equal_any(values: list) -> tuple[str, list]:
             pairs = [_index_value(v) for v in values]
@@ -244,6 +250,7 @@ class _Pushdown:
                 conditions.append(equal_any(operand))
             elif op in _RANGE_SQL and _scalar_operand(operand) and operand is not None:
                 rank, value = _index_value(operand)
+                self.ranks[path] = rank
                 where = f"rank = ? AND value {_RANGE_SQL[op]} ?"
                 conditions.append((sub.format(where), [self.cid, path, rank, value]))
             else:
@@ -579,19 +586,26 @@ class SqliteCollectionStore(mm_store.CollectionStore):
         if cid is None:
             return []
         indexed = self._indexed()
-        pushdown = _Pushdown(spec, indexed, cid)
-        where, params = pushdown.where, pushdown.params
         sort_key = _single_sort(sort)
+        stream = sort_key is not None and sort_key[0] in indexed
+        by_id = isinstance(spec, dict) and "_id" in spec  # a few rows: check them one by one
+        pushdown = _Pushdown(spec, indexed, cid,
+                             correlated=by_id or (stream and limit is not None))
+        where, params = pushdown.where, pushdown.params
         conn = self._engine.connection()
-        if sort_key is not None and sort_key[0] in indexed:
+        if stream:
             path, direction = sort_key
             order = "DESC" if direction < 0 else "ASC"
+            # a range on the sort path admits one type: skip the others (nulls first!)
+            rank = pushdown.ranks.get(path)
+            only = " AND s.rank = ?" if rank is not None else ""
             sql = (
                 "SELECT d.key, d.doc FROM idx s JOIN docs d ON d.rowid = s.docrow "
-                f"WHERE s.cid = ? AND s.path = ?{where} "
-                f"ORDER BY s.rank {order}, s.value {order}, d.rowid"
+                f"WHERE s.cid = ? AND s.path = ?{only}{where} "
+                f"ORDER BY s.rank {order}, s.value {order}, s.docrow"
             )
-            rows: Iterable = conn.execute(sql, [cid, path, *params])
+            rank_param = [rank] if rank is not None else []
+            rows: Iterable = conn.execute(sql, [cid, path, *rank_param, *params])
         else:
             sql = f"SELECT d.key, d.doc FROM docs d WHERE d.cid = ?{where} ORDER BY d.rowid"
             rows = conn.execute(sql, [cid, *params])
