@@ -40,22 +40,23 @@ class GenerateMaker(Maker):
 
     @job
     def make(self, campaign: str, db: str) -> dict:
-        from jobflow import CURRENT_JOB
-
-        job_uuid = CURRENT_JOB.job.uuid if CURRENT_JOB.job is not None else "local"
-        seed = (self.seed * 1_000_003 + int(job_uuid.replace("-", "")[:8], 16)) % 2**31 \
-            if job_uuid != "local" else self.seed
-        return generate_structures(campaign, db, self.n_linkers, self.diffusion_steps, seed)
+        return generate_structures(campaign, db, self.n_linkers, self.diffusion_steps,
+                                   seed=None, base_seed=self.seed)
 
 
 def generate_structures(campaign: str, db_target: str, n_linkers: int, steps: int,
-                        seed: int) -> dict[str, Any]:
+                        seed: int | None = None, base_seed: int = 0) -> dict[str, Any]:
+    """One generate task. Without ``seed``, it follows from the campaign's seed and how many
+    linkers the campaign has sampled so far, so a campaign's samples are reproducible."""
     from mofgen.chemistry import assemble_mof, screen_structure, structure_hash
     from mofgen.generator.registry import load_version
     from mofgen.generator.sampling import generate
 
     db = connect(db_target)
     try:
+        if seed is None:
+            sampled = db.linkers.count_documents({"campaign": campaign})
+            seed = (base_seed * 1_000_003 + sampled) % 2**31
         version = current_generator(db, campaign)
         model = load_version(db, version)
         carboxylates = [g for batch in generate(model, n_linkers, "COO", seed, steps)

@@ -312,10 +312,25 @@ class CampaignDoc(_Document):
 
 
 
+def shipped_configs() -> dict[str, str]:
+    """Configs that ship with mofgen, by name (``--config demo``)."""
+    from importlib import resources
+
+    folder = resources.files("mofgen") / "data" / "configs"
+    return {f.name.rsplit(".", 1)[0]: str(f) for f in folder.iterdir() if f.name.endswith(".yaml")}
+
+
 def load_config(path: str) -> CampaignConfig:
-    """Read a campaign config (YAML or JSON); any problem is one :class:`InvalidInput` line."""
+    """Read a campaign config (YAML or JSON file, or a shipped config's name).
+
+    Any problem is one :class:`InvalidInput` line.
+    """
+    import os
+
     import yaml
 
+    if not os.path.exists(path) and path in shipped_configs():
+        path = shipped_configs()[path]
     try:
         with open(path) as handle:
             data = yaml.safe_load(handle)

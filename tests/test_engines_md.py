@@ -85,3 +85,20 @@ def test_md_timeout_is_a_typed_failure(hmof0, tmp_path):
     assert result.status == Status.failed
     assert "timed out" in result.reason
     assert (tmp_path / "in.md").exists() and (tmp_path / "data.mof").exists()
+
+
+def test_degenerate_bonded_terms_are_dropped_and_counted(tmp_path):
+    """lammps-interface can write a dihedral i-j-k-i (3-rings, small cells); LAMMPS refuses."""
+    from mofgen.engines.uff_typing import drop_degenerate_terms
+
+    data = tmp_path / "data.mof"
+    data.write_text("\n".join([
+        "test", "", "4 atoms", "2 angles", "3 dihedrals", "", "Angles", "",
+        "1 1 1 2 3", "2 1 2 3 2", "", "Dihedrals", "",
+        "1 1 1 2 3 4", "2 1 3 1 2 3", "3 2 4 3 2 1", "",
+    ]) + "\n")
+    assert drop_degenerate_terms(data) == {"angles": 1, "dihedrals": 1}
+    text = data.read_text()
+    assert "1 angles" in text and "2 dihedrals" in text
+    dihedrals = text.split("Dihedrals")[1].split()
+    assert dihedrals == ["1", "1", "1", "2", "3", "4", "2", "2", "4", "3", "2", "1"]

@@ -79,6 +79,7 @@ def run_stability(
     t_typed = time.perf_counter()
     result.supercell, result.n_atoms_md = typed.supercell, typed.n_atoms
     result.ff_types, result.fallback_types = typed.ff_types, typed.fallback_types
+    result.dropped_terms = typed.dropped_terms
 
     (wd / "in.md").write_text(_input_script(typed, maker))
     lmp = executable("lmp")

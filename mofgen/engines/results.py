@@ -72,6 +72,9 @@ class StabilityResult(EngineResult):
     fallback_types: dict[str, str] = Field(
         default_factory=dict, description="types lammps-interface lacked -> UFF type used"
     )
+    dropped_terms: dict[str, int] = Field(
+        default_factory=dict, description="degenerate bonded terms removed (repeated atom)"
+    )
     timings_s: dict[str, float] = Field(default_factory=dict, description="typing, md")
 
 

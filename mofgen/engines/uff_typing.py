@@ -58,6 +58,7 @@ class TypedSystem:
     type_elements: list[str]  # element of each LAMMPS atom type, in type order
     ff_types: dict[str, int] = field(default_factory=dict)
     fallback_types: dict[str, str] = field(default_factory=dict)
+    dropped_terms: dict[str, int] = field(default_factory=dict)
     version: str = ""
 
 
@@ -86,6 +87,7 @@ def type_structure(
     data_file, in_file = workdir / "data.mof", workdir / "in.mof"
     if not data_file.exists() or not in_file.exists():
         raise EngineError(TOOL, "no LAMMPS files written: " + stdout.strip()[-300:], workdir)
+    dropped = drop_degenerate_terms(data_file)
     meta = json.loads((workdir / "typing.json").read_text())
     header = in_file.read_text().split("#### Atom Groupings")[0]
     header = "\n".join(ln for ln in header.splitlines() if not ln.startswith("log "))
@@ -98,8 +100,54 @@ def type_structure(
         type_elements=meta["type_elements"],
         ff_types=meta["ff_types"],
         fallback_types=meta["fallback_types"],
+        dropped_terms=dropped,
         version=package_version("lammps-interface"),
     )
+
+
+_TERM_SECTIONS = {"Bonds": "bonds", "Angles": "angles", "Dihedrals": "dihedrals",
+                  "Impropers": "impropers"}
+
+
+def drop_degenerate_terms(data_file: Path) -> dict[str, int]:
+    """Remove bonded terms that name one atom twice, and renumber the rest.
+
+    lammps-interface writes such terms for three-membered rings and for rings closing
+    through a small periodic cell (e.g. a dihedral i-j-k-i); LAMMPS refuses the whole file
+    ("Invalid atom ID in Dihedrals section"). A term with a repeated atom has no geometry
+    to restrain, so dropping it changes no physics; the counts are reported.
+    """
+    lines = data_file.read_text().splitlines()
+    dropped: dict[str, int] = {}
+    out: list[str] = []
+    section = None
+    kept = 0
+    for line in lines:
+        stripped = line.strip()
+        if stripped in _TERM_SECTIONS:
+            section, kept = stripped, 0
+            out.append(line)
+            continue
+        if section and stripped and stripped.split()[0].isalpha():
+            section = None  # the next section header
+        if section and stripped:
+            fields = stripped.split()
+            atoms = fields[2:]
+            if len(set(atoms)) < len(atoms):
+                key = _TERM_SECTIONS[section]
+                dropped[key] = dropped.get(key, 0) + 1
+                continue
+            kept += 1
+            out.append(" ".join([str(kept), *fields[1:]]))
+            continue
+        out.append(line)
+    if dropped:
+        for i, line in enumerate(out):
+            fields = line.split()
+            if len(fields) == 2 and fields[1] in dropped and fields[0].isdigit():
+                out[i] = f"{int(fields[0]) - dropped[fields[1]]} {fields[1]}"
+        data_file.write_text("\n".join(out) + "\n")
+    return dropped
 
 
 class _FallbackTable(dict):
