@@ -133,7 +133,7 @@ class MofgenDB:
                 # uses and point its collections at the embedded database instead.
                 lp = LaunchPad(
                     host="mongodb://embedded.invalid/", uri_mode=True, name=self.name,
-                    mongoclient_kwargs={"connect": False},
+                    mongoclient_kwargs={"connect": False}, strm_lvl="WARNING",
                 )
                 lp.connection = self.client
                 lp.db = self.db
@@ -144,6 +144,7 @@ class MofgenDB:
                 lp.host = self.target
             else:
                 lp = LaunchPad(host=self.target, uri_mode=True, name=self.name,
+                               strm_lvl="WARNING",
                                mongoclient_kwargs={"serverSelectionTimeoutMS": MONGO_TIMEOUT_MS})
             if lp.fw_id_assigner.count_documents({}) == 0:
                 lp.fw_id_assigner.insert_one({"next_fw_id": 1, "next_launch_id": 1})
