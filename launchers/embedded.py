@@ -123,8 +123,8 @@ class EmbeddedRun:
                     reason = f"all {self.max_structures} structures finished"
                     break
                 self.stop.wait(self.interval_s)
-        except KeyboardInterrupt:
-            reason = "interrupted"
+            else:
+                reason = "interrupted"
         finally:
             self._say(f"stopping ({reason}); waiting for running tasks")
             launchers.shutdown()

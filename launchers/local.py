@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import multiprocessing as mp
 import os
+import signal
 import sys
 import threading
 import time
@@ -41,6 +42,8 @@ def launcher_loop(db_target: str, category: str, name: str, launch_dir: str, sto
     from mofgen.stores.connection import connect
 
     _die_with_parent()
+    # Ctrl-C reaches the whole process group: the run decides, the launcher finishes its task
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     Path(launch_dir).mkdir(parents=True, exist_ok=True)
     os.chdir(launch_dir)

@@ -137,3 +137,23 @@ def test_kill_minus_9_then_resume(db_dir, tmp_path, pillared_mofs):
     report = json.loads(status.stdout)["campaigns"][0]
     assert report["status"] == "stopped" and report["reached"]["validated"] >= 1
     db.close()
+
+
+def test_ctrl_c_stops_cleanly(db_dir, tmp_path, pillared_mofs):
+    """SIGINT to the whole process group (a terminal's Ctrl-C): running tasks finish."""
+    config = tmp_path / "campaign.yaml"
+    config.write_text(yaml.safe_dump(SMALL))
+    db = connect(db_dir)
+    open_campaign(db, "resume", CampaignConfig.model_validate(SMALL))
+    seed(db, "resume", pillared_mofs[:1])
+    run = _run(db_dir, config, "--minutes", "20")
+    wait_for(lambda: db.structures.find_one({"campaign": "resume", "lock": {"$ne": None}}))
+    os.killpg(run.pid, signal.SIGINT)
+    output, _ = run.communicate(timeout=300)
+    assert run.returncode == 0, output
+    assert "stopping (interrupted)" in output and "Traceback" not in output
+    campaign = db.campaigns.find_one({"_id": "resume"})
+    assert campaign["status"] == "stopped" and "runner" not in campaign
+    assert db.structures.count_documents({"lock": {"$ne": None}}) == 0, "the task finished"
+    assert db.collection("fireworks").count_documents({"state": "RUNNING"}) == 0
+    db.close()

@@ -35,7 +35,10 @@ def run(args) -> int:
     db = connect(args.db)
     runner = EmbeddedRun(db, args.campaign, config, minutes=args.minutes,
                          max_structures=args.max_structures)
+    # Ctrl-C or SIGTERM: stop deciding, let running tasks finish (the launchers ignore
+    # SIGINT), then exit; the same command resumes.
     signal.signal(signal.SIGTERM, lambda *_: runner.stop.set())
+    signal.signal(signal.SIGINT, lambda *_: runner.stop.set())
     try:
         summary = runner.run()
     finally:
