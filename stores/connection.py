@@ -89,8 +89,11 @@ class MofgenDB:
 
     def ensure_indexes(self) -> None:
         for collection, specs in INDEXES.items():
+            existing = {tuple(map(tuple, info["key"]))
+                        for info in self.db[collection].index_information().values()}
             for keys in specs:
-                self.db[collection].create_index(keys)
+                if tuple(keys) not in existing:
+                    self.db[collection].create_index(keys)
 
     # --------------------------------------------------------------- maggma / jobflow
     def maggma_store(self, collection: str, key: str = "_id"):

@@ -386,7 +386,9 @@ class SqliteEngine:
         return specs
 
     def set_indexes(self, cid: int, specs: dict[str, dict]) -> None:
+        """Store index specs; index entries are added or removed only for changed paths."""
         with self.transaction(write=True) as conn:
+            before = indexed_paths(self.indexes(cid))
             conn.execute("DELETE FROM indexes WHERE cid = ?", (cid,))
             conn.executemany(
                 "INSERT INTO indexes VALUES (?, ?, ?)",
@@ -395,18 +397,20 @@ class SqliteEngine:
             conn.execute(
                 "UPDATE meta SET value = ? WHERE key = 'schema_token'", (uuid.uuid4().hex,)
             )
-            self._reindex(conn, cid, indexed_paths(specs))
+            after = indexed_paths(specs)
+            for path in before - after:
+                conn.execute("DELETE FROM idx WHERE cid = ? AND path = ?", (cid, path))
+            self._index_paths(conn, cid, after - before)
 
-    def _reindex(self, conn: sqlite3.Connection, cid: int, paths: set[str]) -> None:
-        conn.execute("DELETE FROM idx WHERE cid = ?", (cid,))
+    def _index_paths(self, conn: sqlite3.Connection, cid: int, paths: set[str]) -> None:
         if not paths:
             return
-        rows = conn.execute("SELECT rowid, doc FROM docs WHERE cid = ?", (cid,)).fetchall()
+        rows = conn.execute("SELECT rowid, doc FROM docs WHERE cid = ?", (cid,))
         conn.executemany(
             "INSERT INTO idx VALUES (?, ?, ?, ?, ?)",
             [
                 (cid, path, rank, value, rowid)
-                for rowid, blob in rows
+                for rowid, blob in rows.fetchall()
                 for path, rank, value in _index_entries(bson.decode(blob), paths)
             ],
         )
@@ -467,6 +471,8 @@ class SqliteCollectionStore(mm_store.CollectionStore):
 
     def create_index(self, index_name: str, index_dict: dict) -> None:
         specs = self.indexes
+        if specs.get(index_name) == index_dict:
+            return  # already there: creating an index is idempotent, as on MongoDB
         specs[index_name] = index_dict
         self.indexes = specs
 
