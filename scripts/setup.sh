@@ -5,13 +5,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
 
-# System packages (Debian): CP2K for the high-fidelity (DFT) relaxation. Optional: without
-# it the DFT path reports "CP2K not installed" and its test is skipped.
-if ! command -v cp2k >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+# System packages (Debian), optional: CP2K for the high-fidelity (DFT) relaxation, and
+# Chromium + chromedriver for the dashboard's browser test. Without them the DFT path
+# reports "CP2K not installed" and those tests skip with the reason.
+missing=""
+command -v cp2k >/dev/null 2>&1 || missing="$missing cp2k"
+command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+command -v chromedriver >/dev/null 2>&1 || missing="$missing chromium-driver"
+if [ -n "$missing" ] && command -v apt-get >/dev/null 2>&1; then
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-        $SUDO apt-get install -y -qq --no-install-recommends cp2k >/dev/null; } \
-        || echo "setup: CP2K could not be installed; DFT relaxations will be skipped" >&2
+        $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null; } \
+        || echo "setup: could not install$missing; the tests that need them will skip" >&2
 fi
 
 # torch first, pinned: a CPU build of 2.13.0 is in the local wheel cache; any looser

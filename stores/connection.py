@@ -36,6 +36,12 @@ INDEXES: dict[str, list[list[tuple[str, int]]]] = {
         [("lock.expires", 1)],
         [("identifiers.structure_hash", 1)],
         [("identifiers.linker_smiles", 1)],
+        # the dashboard's plots and table sorts
+        [("campaign", 1), ("validate.finished", 1)],
+        [("campaign", 1), ("simulate.finished", 1)],
+        [("campaign", 1), ("adsorb.finished", 1)],
+        [("campaign", 1), ("created_at", 1)],
+        [("campaign", 1), ("adsorb.heat_of_adsorption_kJ_per_mol", 1)],
     ],
     "linkers": [
         [("campaign", 1), ("created_at", -1)],

@@ -1,0 +1,44 @@
+"""``mofgen export``: a campaign as an open database (CIF, JSON Lines, OPTIMADE)."""
+
+from __future__ import annotations
+
+from mofgen.commands import emit
+from mofgen.commands._db import add_db_option
+from mofgen.stores.connection import connect
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "export", help="export a campaign: CIF files, JSON Lines, OPTIMADE entries, metadata"
+    )
+    add_db_option(parser)
+    parser.add_argument("--campaign", required=True, help="campaign to export")
+    parser.add_argument("--out", required=True, help="output directory (files are replaced)")
+    parser.add_argument("--format", default="cif,jsonl,optimade",
+                        help="comma list of cif, jsonl, optimade (default: all)")
+    parser.add_argument("--min-state", default=None,
+                        help="only structures now at or beyond this state of the ladder "
+                        "generated → validated → simulated → adsorbed → retrained")
+    parser.add_argument("--query", default=None,
+                        help='extra MongoDB filter as JSON, e.g. \'{"adsorb.co2_uptake": '
+                        '{"$gt": 1}}\'')
+    parser.add_argument("--licence", default="CC-BY-4.0", help="licence recorded in metadata")
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from mofgen.export import export_campaign, parse_formats, parse_query
+
+    formats = parse_formats(args.format)  # bad input fails before the database opens
+    query = parse_query(args.query)
+    db = connect(args.db, create=False)
+    try:
+        report = export_campaign(db, args.campaign, args.out, formats=formats,
+                                 min_state=args.min_state, query=query, licence=args.licence)
+    finally:
+        db.close()
+    emit(report.as_dict(), args.json,
+         lambda r: f"exported {r['count']} structures of {r['campaign']} "
+         f"({','.join(r['formats'])}) to {r['out']}")
+    return 0

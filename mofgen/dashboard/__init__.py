@@ -1,0 +1,1 @@
+"""Read-only web dashboard of mofgen campaigns (Flask app in :mod:`mofgen.dashboard.app`)."""
