@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from jobflow import Maker, job
+
 from mofgen.errors import IllegalTransition, MofgenError
 from mofgen.states import STAGES, StateMachine, default_worker_id
 from mofgen.stores.connection import connect
@@ -36,6 +38,20 @@ class Outcome:
 
 
 Compute = Callable[[dict, Path], Outcome]
+
+
+@dataclass
+class StageMaker(Maker):
+    """A Maker for one stage of one document: subclasses set ``name`` and ``compute``."""
+
+    name: str = "stage"
+
+    @job
+    def make(self, doc_id: str, db: str) -> dict:
+        return run_stage(self.name, doc_id, db, self.compute)
+
+    def compute(self, doc: dict, workdir: Path) -> Outcome:
+        raise NotImplementedError
 
 
 def run_stage(stage: str, doc_id: str, db_target: str, compute: Compute) -> dict[str, Any]:

@@ -5,22 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from jobflow import Maker, job
 from pymatgen.core import Structure
 
 from mofgen.engines.raspa import AdsorptionMaker
 from mofgen.engines.results import Status
-from mofgen.flows._stage import Outcome, run_stage
+from mofgen.flows._stage import Outcome, StageMaker
 
 
 @dataclass
-class AdsorbMaker(Maker):
+class AdsorbMaker(StageMaker):
     name: str = "adsorb"
     gcmc: AdsorptionMaker = field(default_factory=AdsorptionMaker)
-
-    @job
-    def make(self, doc_id: str, db: str) -> dict:
-        return run_stage("adsorb", doc_id, db, self.compute)
 
     def compute(self, doc: dict, workdir: Path) -> Outcome:
         simulated = (doc.get("simulate") or {}).get("structure")

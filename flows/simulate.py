@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jobflow import Maker, job
 from pymatgen.core import Structure
 
 from mofgen.engines.charges import ChargeMaker
@@ -17,19 +16,15 @@ from mofgen.engines.chgnet_relax import ChgnetRelaxMaker
 from mofgen.engines.cp2k_relax import Cp2kRelaxMaker
 from mofgen.engines.results import EngineResult, Status
 from mofgen.engines.zeopp import PoreMaker
-from mofgen.flows._stage import Outcome, run_stage
+from mofgen.flows._stage import Outcome, StageMaker
 
 
 @dataclass
-class SimulateMaker(Maker):
+class SimulateMaker(StageMaker):
     name: str = "simulate"
     relax: ChgnetRelaxMaker | Cp2kRelaxMaker = field(default_factory=ChgnetRelaxMaker)
     charges: ChargeMaker = field(default_factory=ChargeMaker)
     pores: PoreMaker = field(default_factory=PoreMaker)
-
-    @job
-    def make(self, doc_id: str, db: str) -> dict:
-        return run_stage("simulate", doc_id, db, self.compute)
 
     def compute(self, doc: dict, workdir: Path) -> Outcome:
         relax = self.relax.run(Structure.from_dict(doc["structure"]), workdir / "relax")

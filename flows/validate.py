@@ -9,22 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jobflow import Maker, job
 from pymatgen.core import Structure
 
 from mofgen.engines.lammps_md import StabilityMaker
 from mofgen.engines.results import Status
-from mofgen.flows._stage import Outcome, run_stage
+from mofgen.flows._stage import Outcome, StageMaker
 
 
 @dataclass
-class ValidateMaker(Maker):
+class ValidateMaker(StageMaker):
     name: str = "validate"
     md: StabilityMaker = field(default_factory=StabilityMaker)
-
-    @job
-    def make(self, doc_id: str, db: str) -> dict:
-        return run_stage("validate", doc_id, db, self.compute)
 
     def compute(self, doc: dict, workdir: Path) -> Outcome:
         result = self.md.run(Structure.from_dict(doc["structure"]), workdir)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import hashlib
+import math
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -29,6 +30,22 @@ def _as_utc(value: Any) -> Any:
     if isinstance(value, dt.datetime) and value.tzinfo is None:
         return value.replace(tzinfo=dt.timezone.utc)
     return value
+
+
+def jsonable(value: Any) -> Any:
+    """Stored values → plain JSON, stably: datetimes ISO-8601 UTC, NaN/inf → null,
+    tuples → lists, anything else (ObjectId, …) → its string."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dt.datetime):
+        return _as_utc(value).isoformat()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
+    return str(value)
 
 
 class State(str, enum.Enum):

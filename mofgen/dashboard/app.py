@@ -23,6 +23,7 @@ from typing import Any
 from flask import Flask, Response, abort, render_template, request, send_file
 
 from mofgen.dashboard import queries as q
+from mofgen.documents import jsonable
 from mofgen.errors import InvalidInput, NotFound
 
 CHART_TTL_S = 30.0
@@ -45,23 +46,6 @@ def threedmol_js() -> Path | None:
         if candidate and Path(candidate).is_file():
             return Path(candidate)
     return None
-
-
-def jsonable(value: Any) -> Any:
-    """BSON/py values → JSON: datetimes ISO-8601 UTC, NaN → null, ObjectId → str."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.timezone.utc)
-        return value.isoformat()
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if value is None or isinstance(value, (str, int, bool)):
-        return value
-    return str(value)
 
 
 def json_response(data: Any, status: int = 200) -> Response:

@@ -19,13 +19,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import math
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mofgen.documents import StructureDoc
+from mofgen.documents import StructureDoc, jsonable
 from mofgen.errors import InvalidInput
 
 FORMATS = ("cif", "jsonl", "optimade")
@@ -117,25 +116,10 @@ def iter_documents(db, ids: list[str]):
 
 
 # ----------------------------------------------------------------------------- per document
-def _clean(value: Any) -> Any:
-    """JSON-safe and stable: NaN/inf → None, datetimes as ISO-8601 UTC, tuples → lists."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.timezone.utc)
-        return value.isoformat()
-    return value
-
-
 def document_record(doc: dict[str, Any]) -> dict[str, Any]:
     """The JSON Lines record of one document: the StructureDoc without its transient lease."""
     model = StructureDoc.from_mongo({k: v for k, v in doc.items() if k != "lock"})
-    return _clean(model.as_dict())
+    return jsonable(model.as_dict())
 
 
 def final_structure(doc: dict[str, Any]):
@@ -187,7 +171,7 @@ def optimade_entry(doc: dict[str, Any], structure) -> dict[str, Any]:
         PROVIDER_PREFIX + "linker_smiles": [lk.get("smiles") for lk in doc.get("linkers", [])],
     })
     resource = StructureResource(id=str(doc["_id"]), type="structures", attributes=attributes)
-    return _clean(resource.model_dump(mode="json", exclude_unset=True, exclude_none=True))
+    return jsonable(resource.model_dump(mode="json", exclude_unset=True, exclude_none=True))
 
 
 # ----------------------------------------------------------------------------- export
@@ -269,9 +253,9 @@ def export_campaign(
         "campaign": campaign,
         "kind": camp.kind,
         "status": camp.status,
-        "config": _clean(camp.config.model_dump(mode="json")),
+        "config": jsonable(camp.config.model_dump(mode="json")),
         "licence": licence,
-        "selection": {"filter": _clean(filt), "min_state": min_state},
+        "selection": {"filter": jsonable(filt), "min_state": min_state},
         "count": len(ids),
         "states": dict(sorted(states.items())),
         "data_last_modified": newest.isoformat() if newest else None,
