@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from pathlib import Path
 
 import pytest
 from pymatgen.core import Lattice, Structure
@@ -11,6 +12,19 @@ from pymatgen.core import Lattice, Structure
 from mofgen.stores.connection import connect
 
 MONGO_URI = os.environ.get("MOFGEN_TEST_MONGO_URI")
+
+
+def _shared_reference() -> Path:
+    """../shared/reference beside the checkout (as CI lays it out), else /work/shared."""
+    for base in (os.environ.get("MOFGEN_SHARED"), Path(__file__).resolve().parents[2] / "shared",
+                 "/work/shared"):
+        if base and (Path(base) / "reference").is_dir():
+            return Path(base) / "reference"
+    return Path("/work/shared/reference")
+
+
+REFERENCE = _shared_reference()
+HMOF0 = str(REFERENCE / "hmof" / "hMOF-0.cif")
 
 
 @pytest.fixture

@@ -21,8 +21,8 @@ from mofgen.chemistry import (
     process_smiles,
     screen_structure,
 )
+from tests.conftest import REFERENCE  # noqa: E402
 
-REFERENCE = Path("/work/shared/reference")
 COO_LINKERS = {
     "BDC": "OC(=O)c1ccc(cc1)C(=O)O",
     "BPDC": "OC(=O)c1ccc(cc1)-c1ccc(cc1)C(=O)O",

@@ -3,8 +3,6 @@ of broken input rejected with its reason (never another exception)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import yaml
@@ -21,8 +19,8 @@ from mofgen.chemistry import (
     try_process_linker,
 )
 from mofgen.errors import InvalidInput
+from tests.conftest import REFERENCE  # noqa: E402
 
-REFERENCE = Path("/work/shared/reference")
 KNOWN = {
     "BDC": ("OC(=O)c1ccc(cc1)C(=O)O", "COO"),
     "BPDC": ("OC(=O)c1ccc(cc1)-c1ccc(cc1)C(=O)O", "COO"),

@@ -4,7 +4,6 @@ the ``mofgen assemble`` command."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,8 +23,8 @@ from mofgen.chemistry import (
 )
 from mofgen.chemistry.screen import ochemdb_thresholds
 from mofgen.cli import main
+from tests.conftest import REFERENCE  # noqa: E402
 
-REFERENCE = Path("/work/shared/reference")
 BDC = "OC(=O)c1ccc(cc1)C(=O)O"
 NH2_BDC = "Nc1cc(ccc1C(=O)O)C(=O)O"
 DABCO = "C1CN2CCN1CC2"

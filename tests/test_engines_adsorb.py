@@ -10,8 +10,7 @@ from mofgen.engines.charges import ChargeMaker
 from mofgen.engines.raspa import AdsorptionMaker
 from mofgen.engines.results import Status
 from mofgen.engines.zeopp import PoreMaker
-
-HMOF0 = "/work/shared/reference/hmof/hMOF-0.cif"
+from tests.conftest import HMOF0  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import sys
 
 from pymatgen.core import Lattice, Structure
 
-HMOF0 = "/work/shared/reference/hmof/hMOF-0.cif"
+from tests.conftest import HMOF0  # noqa: E402
 
 
 def mofgen(*args: str) -> subprocess.CompletedProcess:

@@ -9,8 +9,7 @@ from pymatgen.core import Molecule, Structure
 from mofgen.engines.lammps_md import StabilityMaker, lattice_strain
 from mofgen.engines.results import Status
 from mofgen.engines.uff_typing import type_structure
-
-HMOF0 = "/work/shared/reference/hmof/hMOF-0.cif"
+from tests.conftest import HMOF0  # noqa: E402
 
 
 @pytest.fixture(scope="module")

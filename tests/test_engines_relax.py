@@ -8,8 +8,7 @@ from pymatgen.core import Lattice, Structure
 from mofgen.engines.chgnet_relax import ChgnetRelaxMaker
 from mofgen.engines.cp2k_relax import Cp2kRelaxMaker, find_cp2k
 from mofgen.engines.results import Status
-
-HMOF0 = "/work/shared/reference/hmof/hMOF-0.cif"
+from tests.conftest import HMOF0  # noqa: E402
 
 
 @pytest.mark.slow
