@@ -50,6 +50,8 @@ def launcher_loop(db_target: str, category: str, name: str, launch_dir: str, sto
     # FireWorks, jobflow and the codes they run log to this launcher's own file; the
     # terminal keeps the campaign's progress lines.
     log_file = open(Path(launch_dir) / f"{name}.log", "a", buffering=1)  # noqa: SIM115
+    for fd in (1, 2):  # C libraries (Open Babel, RDKit) write to the descriptors directly
+        os.dup2(log_file.fileno(), fd)
     sys.stdout = sys.stderr = log_file
     logging.basicConfig(stream=log_file, level=logging.INFO, force=True)
     db = connect(db_target)
