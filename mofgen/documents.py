@@ -177,6 +177,8 @@ class StructureDoc(_Document):
     attempts: dict[str, int] = Field(default_factory=dict)
     failure: Failure | None = None
     rejection: Rejection | None = None
+    also_in: list[str] = Field(default_factory=list)  # other campaigns that generated it
+    retrain_versions: list[str] = Field(default_factory=list)  # models it helped train
     created_at: dt.datetime = Field(default_factory=utcnow)
     updated_at: dt.datetime = Field(default_factory=utcnow)
 

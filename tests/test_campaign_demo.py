@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from mofgen.documents import LinkerDoc, ModelVersionDoc, StructureDoc
 from mofgen.stores.connection import connect
 
 REPO = Path(__file__).resolve().parents[1]
@@ -49,4 +50,10 @@ def test_demo_campaign_reaches_every_stage_and_retrains(tmp_path):
     assert db.linkers.count_documents({"campaign": "demo", "fate": "used"}) >= 2
     assert reached["retrained"] >= 1 or db.structures.count_documents(
         {"campaign": "demo", "retrain_versions": {"$ne": []}}) >= 1
+    for doc in db.structures.find({"campaign": "demo"}):
+        StructureDoc.from_mongo(doc)  # everything the pipeline wrote is a valid document
+    for doc in db.linkers.find({"campaign": "demo"}):
+        LinkerDoc.from_mongo(doc)
+    for doc in db.models.find():
+        ModelVersionDoc.from_mongo(doc)
     db.close()

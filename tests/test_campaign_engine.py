@@ -128,6 +128,7 @@ def test_kill_minus_9_then_resume(db_dir, tmp_path, pillared_mofs):
         assert len(reached) == len(set(reached)), f"a stage ran twice: {reached}"
         assert doc["state"] in ("adsorbed", "rejected", "failed"), doc["state"]
         assert "lock" not in doc
+        StructureDoc.from_mongo(doc)  # what the stages wrote is a valid document
     again = db.structures.find_one({"_id": interrupted["_id"]})
     stage = interrupted["lock"]["stage"]
     assert again["attempts"][stage] == 2, "the interrupted task ran again"
