@@ -7,6 +7,7 @@ and the captured stderr become the ``failed`` reason.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -93,6 +94,19 @@ def run_tool(
         raise EngineError(tool, tool_message(stdout + "\n" + stderr, error_markers)
                           or f"exit code {proc.returncode}", workdir)
     return stdout
+
+
+def run_json_tool(
+    tool: str, cmd: Sequence[str], workdir: Path, timeout_s: float, log_name: str,
+    output_name: str,
+) -> dict:
+    """Run a child that writes its results as JSON; a crash, timeout or unreadable output
+    is one :class:`EngineError` either way."""
+    run_tool(tool, cmd, workdir, timeout_s, log_name, error_markers=("Error", "ERROR"))
+    try:
+        return json.loads((workdir / output_name).read_text())
+    except (OSError, ValueError) as exc:
+        raise EngineError(tool, f"unparsable {tool} output: {exc}", workdir) from exc
 
 
 def tool_message(text: str, markers: Sequence[str] = ("ERROR",)) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pymatgen.core import Structure
 
-from mofgen.engines._tools import EngineError, package_version, run_tool, workdir_for
+from mofgen.engines._tools import EngineError, package_version, run_json_tool, workdir_for
 from mofgen.engines.results import RelaxResult, Status
 
 TOOL = "chgnet"
@@ -53,13 +53,10 @@ def run_chgnet_relax(
     (wd / "input.json").write_text(json.dumps({"structure": structure.as_dict(),
                                                "settings": asdict(maker)}))
     try:
-        run_tool(TOOL, [sys.executable, "-m", "mofgen.engines.chgnet_relax", "input.json"],
-                 wd, maker.timeout_s, "relax.log", error_markers=("Error", "ERROR"))
-        out = json.loads((wd / "output.json").read_text())
+        out = run_json_tool(TOOL, [sys.executable, "-m", "mofgen.engines.chgnet_relax",
+                                   "input.json"], wd, maker.timeout_s, "relax.log", "output.json")
     except EngineError as exc:
         result.status, result.reason = Status.failed, exc.message
-    except (OSError, ValueError) as exc:
-        result.status, result.reason = Status.failed, f"unparsable relax output: {exc}"
     else:
         result = result.model_copy(update=out)
         final = Structure.from_dict(out["final_structure"])

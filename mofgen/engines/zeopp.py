@@ -21,7 +21,7 @@ from pymatgen.core import Structure
 from mofgen.engines._tools import (
     EngineError,
     package_version,
-    run_tool,
+    run_json_tool,
     workdir_for,
     write_p1_cif,
 )
@@ -58,12 +58,9 @@ def run_pores(
            str(maker.probe_radius_A), str(maker.surface_samples_per_atom),
            str(maker.volume_samples)]
     try:
-        run_tool(TOOL, cmd, wd, maker.timeout_s, "zeo.log", error_markers=("Error", "ERROR"))
-        data = json.loads((wd / "zeo.json").read_text())
+        data = run_json_tool(TOOL, cmd, wd, maker.timeout_s, "zeo.log", "zeo.json")
     except EngineError as exc:
         result.status, result.reason = Status.failed, exc.message
-    except (OSError, ValueError) as exc:
-        result.status, result.reason = Status.failed, f"unparsable Zeo++ output: {exc}"
     else:
         result = result.model_copy(update=data)
         min_pld = maker.min_pld_A if maker.min_pld_A is not None else 2 * maker.probe_radius_A
