@@ -12,6 +12,8 @@ from mofgen.documents import CampaignConfig
 
 
 def stage_makers(config: CampaignConfig) -> dict[str, Any]:
+    if config.kind == "crystal":
+        return crystal_makers(config)
     from mofgen.engines.chgnet_relax import ChgnetRelaxMaker
     from mofgen.engines.cp2k_relax import Cp2kRelaxMaker
     from mofgen.engines.lammps_md import StabilityMaker
@@ -44,3 +46,21 @@ def stage_makers(config: CampaignConfig) -> dict[str, Any]:
     makers["retrain"] = RetrainMaker(epochs=config.retrain_epochs,
                                      max_minutes=config.retrain_max_minutes)
     return makers
+
+
+def crystal_makers(config: CampaignConfig) -> dict[str, Any]:
+    """Makers of a crystal campaign (see :mod:`mofgen.flows.crystal`)."""
+    from mofgen.flows.crystal import (
+        CrystalGenerateMaker,
+        CrystalRetrainMaker,
+        CrystalSimulateMaker,
+        CrystalValidateMaker,
+    )
+
+    return {
+        "generate": CrystalGenerateMaker(),
+        "validate": CrystalValidateMaker(),
+        "simulate": CrystalSimulateMaker(relax_steps=config.relax_steps,
+                                         hull_threshold_eV=config.crystal.hull_threshold_eV),
+        "retrain": CrystalRetrainMaker(),
+    }

@@ -58,7 +58,6 @@ def run_stage(stage: str, doc_id: str, db_target: str, compute: Compute) -> dict
     """Lease ``doc_id`` for ``stage``, run ``compute(doc, workdir)``, write one transition."""
     db = connect(db_target)
     machine = StateMachine(db.structures, worker=default_worker_id())
-    spec = STAGES[stage]
     try:
         doc = machine.claim_id(doc_id, stage)
         if doc is None:
@@ -75,19 +74,62 @@ def run_stage(stage: str, doc_id: str, db_target: str, compute: Compute) -> dict
             log.error("stage %s on %s raised:\n%s", stage, doc_id, traceback.format_exc())
             outcome = Outcome(failure=f"{type(exc).__name__}: {exc}"[:2000])
         outcome.record.setdefault("workdir", str(workdir))
+        return write_outcome(machine, doc_id, stage, outcome)
+    finally:
+        db.close()
+
+
+def write_outcome(machine: StateMachine, doc_id: str, stage: str, outcome: Outcome
+                  ) -> dict[str, Any]:
+    """End a leased stage in exactly one transition: failed, rejected or the stage's target."""
+    try:
+        if outcome.failure is not None:
+            after = machine.fail(doc_id, stage, outcome.failure)
+        elif outcome.reject_reason is not None:
+            after = machine.reject(doc_id, stage, outcome.reject_reason, outcome.value,
+                                   outcome.threshold, record=outcome.record)
+        else:
+            after = machine.complete(doc_id, stage, outcome.record, versions=outcome.versions)
+    except IllegalTransition as exc:  # our lease expired and someone else took over
+        return {"doc_id": doc_id, "stage": stage, "outcome": "lost-lease", "message": str(exc)}
+    return {"doc_id": doc_id, "stage": stage, "outcome": after["state"],
+            "target": STAGES[stage].target.value}
+
+
+BatchCompute = Callable[[list[dict], Path], dict[str, Outcome]]
+
+
+def run_batch_stage(stage: str, doc_ids: list[str], db_target: str,
+                    compute: BatchCompute) -> dict[str, Any]:
+    """:func:`run_stage` for many documents at once (batched ML inference).
+
+    Every document that can be leased is; ``compute`` sees them together and returns one
+    :class:`Outcome` per id; a document it leaves out, or a crash of the whole batch,
+    ends as ``failed`` so nothing stays leased.
+    """
+    db = connect(db_target)
+    machine = StateMachine(db.structures, worker=default_worker_id())
+    try:
+        docs = [d for d in (machine.claim_id(i, stage) for i in doc_ids) if d is not None]
+        results = {i: {"doc_id": i, "stage": stage, "outcome": "skipped"} for i in doc_ids}
+        if not docs:
+            return {"stage": stage, "results": list(results.values())}
+        workdir = Path.cwd() / f"{stage}-batch-{docs[0]['_id']}"
+        workdir.mkdir(parents=True, exist_ok=True)
         try:
-            if outcome.failure is not None:
-                after = machine.fail(doc_id, stage, outcome.failure)
-            elif outcome.reject_reason is not None:
-                after = machine.reject(doc_id, stage, outcome.reject_reason, outcome.value,
-                                       outcome.threshold, record=outcome.record)
-            else:
-                after = machine.complete(doc_id, stage, outcome.record,
-                                         versions=outcome.versions)
-        except IllegalTransition as exc:  # our lease expired and someone else took over
-            return {"doc_id": doc_id, "stage": stage, "outcome": "lost-lease",
-                    "message": str(exc)}
-        return {"doc_id": doc_id, "stage": stage, "outcome": after["state"],
-                "target": spec.target.value}
+            outcomes = compute(docs, workdir)
+        except MofgenError as exc:
+            outcomes = {}
+            message = f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # a tool or library broke: record it, keep the trace in logs
+            log.error("batch %s raised:\n%s", stage, traceback.format_exc())
+            outcomes = {}
+            message = f"{type(exc).__name__}: {exc}"[:2000]
+        else:
+            message = "the batch computation returned no outcome for this document"
+        for doc in docs:
+            outcome = outcomes.get(doc["_id"]) or Outcome(failure=message)
+            results[doc["_id"]] = write_outcome(machine, doc["_id"], stage, outcome)
+        return {"stage": stage, "results": list(results.values())}
     finally:
         db.close()

@@ -15,7 +15,7 @@ from typing import Any
 
 from mofgen.documents import CampaignConfig, utcnow
 from mofgen.launchers.fireworks import in_flight, stage_workflow, submit
-from mofgen.policy import Decision, Policy
+from mofgen.policy import Decision, policy_for
 
 log = logging.getLogger("mofgen.daemon")
 
@@ -23,12 +23,16 @@ LOST_RUN_SECONDS = 4 * 3600  # FireWorks pings running launches; silence this lo
 
 
 class Daemon:
-    def __init__(self, db, campaign: str, config: CampaignConfig):
+    def __init__(self, db, campaign: str, config: CampaignConfig, say=None):
         from mofgen.flows import stage_makers
 
         self.db, self.campaign, self.config = db, campaign, config
-        self.policy = Policy(db, campaign, config)
+        self.policy = policy_for(db, campaign, config)
         self.makers = stage_makers(config)
+        if config.kind == "crystal":  # the hull every crystal is measured against
+            from mofgen.crystal.campaign import ensure_references
+
+            ensure_references(db, campaign, config, say=say or log.info)
 
     def recover(self, lost_after_s: float = LOST_RUN_SECONDS) -> dict[str, Any]:
         """Re-queue Fireworks whose worker died and free documents whose lease expired."""
@@ -59,6 +63,10 @@ class Daemon:
 
     def _workflows(self, decision: Decision) -> list:
         maker, target = self.makers[decision.stage], self.db.target
+        if decision.doc_ids and decision.batch:
+            return [stage_workflow(maker.make(decision.doc_ids, target), self.db,
+                                   self.campaign, decision.stage, decision.category,
+                                   decision.priority, doc_ids=decision.doc_ids)]
         if decision.doc_ids:
             return [stage_workflow(maker.make(doc_id, target), self.db, self.campaign,
                                    decision.stage, decision.category, decision.priority,

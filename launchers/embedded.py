@@ -101,15 +101,19 @@ class EmbeddedRun:
         if recovered:
             self._say(f"resumed after an interrupted run: {recovered}")
         set_status(self.db, self.campaign, "running")
-        daemon = Daemon(self.db, self.campaign, self.config)
+        try:
+            daemon = Daemon(self.db, self.campaign, self.config, say=self._say)
+        except BaseException:  # e.g. Ctrl-C while the hull is built: leave no stale runner
+            self._release()
+            raise
         r = self.config.resources
         launchers = LocalLaunchers(self.db.target, {"gpu": r.gpu, "cpu": r.cpu, "mpi": r.mpi},
                                    self.launch_dir())
         launchers.start()
-        started, reason, last_line = time.monotonic(), "stopped", ""
+        started, reason, last_line, idle_rounds = time.monotonic(), "stopped", "", 0
         try:
             while not self.stop.is_set():
-                daemon.round()
+                decisions = daemon.round()
                 self.db.campaigns.update_one({"_id": self.campaign},
                                              {"$set": {"runner.heartbeat": utcnow()}})
                 line = self._progress()
@@ -122,16 +126,26 @@ class EmbeddedRun:
                 if self._structure_budget_done():
                     reason = f"all {self.max_structures} structures finished"
                     break
+                # two quiet rounds in a row: a task finishing between deciding and looking
+                # may still make work for the next round
+                quiet = not decisions and daemon.policy.exhausted() and not self._active()
+                idle_rounds = idle_rounds + 1 if quiet else 0
+                if idle_rounds >= 2:
+                    reason = "every candidate of the generator processed"
+                    break
                 self.stop.wait(self.interval_s)
             else:
                 reason = "interrupted"
         finally:
             self._say(f"stopping ({reason}); waiting for running tasks")
             launchers.shutdown()
-            self.db.campaigns.update_one({"_id": self.campaign}, {"$unset": {"runner": ""}})
-            set_status(self.db, self.campaign, "stopped")
+            self._release()
         return {"campaign": self.campaign, "reason": reason,
                 "states": state_counts(self.db.structures, self.campaign)}
+
+    def _release(self) -> None:
+        self.db.campaigns.update_one({"_id": self.campaign}, {"$unset": {"runner": ""}})
+        set_status(self.db, self.campaign, "stopped")
 
     def _structure_budget_done(self) -> bool:
         if self.max_structures is None:
@@ -140,9 +154,12 @@ class EmbeddedRun:
         total = self.db.structures.count_documents(query)
         if total < self.max_structures:
             return False
-        active = self.db.collection("fireworks").count_documents(
-            {"spec.mofgen.campaign": self.campaign, "state": {"$in": list(ACTIVE_STATES)}})
-        return active == 0
+        return not self._active()
+
+    def _active(self) -> bool:
+        """Any of the campaign's Fireworks waiting, reserved or running."""
+        return self.db.collection("fireworks").count_documents(
+            {"spec.mofgen.campaign": self.campaign, "state": {"$in": list(ACTIVE_STATES)}}) > 0
 
     def _progress(self) -> str:
         counts = state_counts(self.db.structures, self.campaign)
@@ -152,6 +169,12 @@ class EmbeddedRun:
         text = " ".join(f"{k}={v}" for k, v in counts.items() if v) or "no structures yet"
         if best:
             text += f" | best CO2 uptake {best['adsorb']['co2_uptake']:.3f} mol/kg"
+        if self.config is not None and self.config.kind == "crystal":
+            near = self.db.structures.count_documents(
+                {"campaign": self.campaign, "simulate.near_hull": True})
+            if near:
+                limit = self.config.crystal.hull_threshold_eV
+                text += f" | {near} within {limit} eV/atom of the hull"
         return f"[{self.campaign}] {text}"
 
     def _say(self, text: str) -> None:

@@ -20,13 +20,19 @@ ACTIVE_STATES = ("WAITING", "READY", "RESERVED", "RUNNING")
 
 def stage_workflow(
     job: Job, db, campaign: str, stage: str, category: str, priority: int,
-    doc_id: str | None = None,
+    doc_id: str | None = None, doc_ids: list[str] | None = None,
 ) -> Workflow:
-    """One job → one FireWorks workflow on ``category`` with ``priority``."""
-    tag = {"campaign": campaign, "stage": stage, "doc_id": doc_id}
+    """One job → one FireWorks workflow on ``category`` with ``priority``.
+
+    ``doc_id`` names the document of a per-structure job, ``doc_ids`` those of a batch job.
+    """
+    tag: dict[str, Any] = {"campaign": campaign, "stage": stage, "doc_id": doc_id}
+    if doc_ids:
+        tag["doc_ids"] = list(doc_ids)
     job.update_config({"manager_config": {"_category": category, "_priority": priority,
                                           "mofgen": tag}})
-    flow = Flow([job], name=f"{stage} {doc_id or campaign}")
+    label = doc_id or (f"{len(doc_ids)} structures" if doc_ids else campaign)
+    flow = Flow([job], name=f"{stage} {label}")
     workflow = flow_to_workflow(flow, store=db.job_store())
     workflow.metadata.update(tag)
     return workflow
@@ -56,6 +62,7 @@ def in_flight(db, campaign: str) -> dict[str, Any]:
         stages[tag["stage"]] += 1
         if tag.get("doc_id"):
             docs[tag["stage"]].add(tag["doc_id"])
+        docs[tag["stage"]].update(tag.get("doc_ids") or ())
         if fw["state"] in ("READY", "WAITING"):
             ready[category] += 1
         else:

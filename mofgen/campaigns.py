@@ -18,6 +18,10 @@ def open_campaign(db, name: str, config: CampaignConfig | None = None) -> Campai
     """Create the campaign, or resume it; a different config for an existing one is refused."""
     if not name or not name.replace("-", "").replace("_", "").isalnum():
         raise InvalidInput(f"campaign names use letters, digits, '-' and '_' only, got {name!r}")
+    if config is not None and config.kind == "crystal":  # refuse before anything is written
+        from mofgen.crystal.campaign import check_config
+
+        check_config(config)
     fresh = CampaignDoc(id=name, config=config or CampaignConfig())
     fresh.kind = fresh.config.kind
     doc = db.campaigns.find_one_and_update(

@@ -16,7 +16,14 @@ import hashlib
 import math
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from mofgen.errors import InvalidInput
 
@@ -136,6 +143,7 @@ class Identifiers(_Record):
     formula: str | None = None
     linker_smiles: list[str] = Field(default_factory=list)
     structure_hash: str | None = None
+    crystal_key: str | None = None  # "<reduced formula>:<space group>", de-dup bucket (crystals)
 
 
 class StageRecord(_Record):
@@ -177,6 +185,7 @@ class StructureDoc(_Document):
     attempts: dict[str, int] = Field(default_factory=dict)
     failure: Failure | None = None
     rejection: Rejection | None = None
+    origin: dict[str, Any] = Field(default_factory=dict)  # generator, prototype, substitution…
     also_in: list[str] = Field(default_factory=list)  # other campaigns that generated it
     retrain_versions: list[str] = Field(default_factory=list)  # models it helped train
     created_at: dt.datetime = Field(default_factory=utcnow)
@@ -285,12 +294,32 @@ class Budget(_Record):
     max_structures: int | None = None
 
 
+class CrystalSettings(_Record):
+    """Crystal campaigns (exa-AMD, ../papers/exa-amd.txt): generation, screen, hull."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+    generator: str = "substitution"  # a name in mofgen.crystal.campaign.GENERATORS
+    prototypes: list[str] | None = None  # shipped prototype names; None = all
+    substitution_threshold: float = Field(default=1e-3, gt=0, lt=1)
+    candidates_per_batch: int = Field(default=8, gt=0)
+    max_formation_energy_eV: float = -0.2  # eV/atom; exa-AMD's screen keeps E_f below this
+    hull_threshold_eV: float = Field(default=0.1, ge=0)  # eV/atom; exa-AMD flags E_hull below
+    screen_batch_size: int = Field(default=16, gt=0)
+    reference_relax_steps: int = Field(default=300, gt=0)
+    retrain_min_relaxed: int = Field(default=8, gt=1)  # relaxed crystals before a retrain
+    retrain_epochs: int = Field(default=30, gt=0)
+    held_out_fraction: float = Field(default=0.25, gt=0, lt=1)
+
+
 class CampaignConfig(_Record):
     """Everything that shapes a campaign, stored with it so results stay interpretable."""
 
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
     kind: Literal["mof", "crystal"] = "mof"
+    system: str | None = None  # crystal campaigns: the chemical system, e.g. "Li-Fe-O"
+    crystal: CrystalSettings = Field(default_factory=CrystalSettings)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     resources: Resources = Field(default_factory=Resources)
     budget: Budget = Field(default_factory=Budget)
@@ -309,6 +338,21 @@ class CampaignConfig(_Record):
     anchors: list[str] = Field(default_factory=lambda: ["COO", "cyano"])
     seed: int = 0
 
+    @model_validator(mode="after")
+    def _system_for_crystals(self) -> CampaignConfig:
+        if self.kind == "crystal":
+            if not self.system:
+                raise ValueError("a crystal campaign needs a chemical system, e.g. Li-Fe-O")
+            from mofgen.crystal.prototypes import parse_system
+
+            try:
+                self.system = "-".join(parse_system(self.system))
+            except InvalidInput as exc:
+                raise ValueError(str(exc)) from None
+        elif self.system:
+            raise ValueError("'system' is for crystal campaigns (kind: crystal)")
+        return self
+
 
 class Runner(_Record):
     """The ``mofgen run`` process driving a campaign (one at a time)."""
@@ -326,6 +370,7 @@ class CampaignDoc(_Document):
     status: Literal["created", "running", "stopped", "finished"] = "created"
     counters: dict[str, int] = Field(default_factory=dict)
     runner: Runner | None = None
+    references: dict[str, Any] | None = None  # crystal campaigns: the hull's phases (References)
     created_at: dt.datetime = Field(default_factory=utcnow)
     updated_at: dt.datetime = Field(default_factory=utcnow)
 
@@ -366,4 +411,5 @@ def load_config(path: str) -> CampaignConfig:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise InvalidInput(f"config {path}: {where}: {first['msg']}") from None
+        message = first["msg"].removeprefix("Value error, ")
+        raise InvalidInput(f"config {path}: {where + ': ' if where else ''}{message}") from None

@@ -40,6 +40,7 @@ class Decision:
     training_ids: list[str] = field(default_factory=list)
     reason: str = ""
     evidence: dict[str, Any] = field(default_factory=dict)
+    batch: bool = False  # doc_ids go to one job together (batched ML inference)
 
 
 class Policy:
@@ -53,6 +54,10 @@ class Policy:
     def decide(self, flight: dict[str, Any]) -> list[Decision]:
         """Decisions for this round, given what is in flight (see ``launchers.fireworks``)."""
         return [*self._cpu(flight), *self._generate(flight), *self._retrain(flight)]
+
+    def exhausted(self) -> bool:
+        """True when generation has nothing more to propose (MOF generation never ends)."""
+        return False
 
     # ------------------------------------------------------------------ cpu stages
     def _cpu(self, flight) -> list[Decision]:
@@ -127,3 +132,84 @@ class Policy:
             evidence={"stable": n_stable, "adsorbed": n_adsorbed, "previous_set": last_size,
                       "parent": last["_id"] if last else None},
         )]
+
+
+class CrystalPolicy(Policy):
+    """exa-AMD's funnel on the same queues (../papers/exa-amd.txt).
+
+    * generate until the generator's candidate sequence is exhausted (backpressure and
+      budget as for MOFs);
+    * validate the newest generated crystals in one batch per job (gpu: batched ML
+      inference), one batch in flight at a time;
+    * simulate (relax + hull, cpu) the lowest predicted formation energies first;
+    * retrain the screener once ``retrain_min_relaxed`` relaxed crystals wait, and at the
+      end of generation on whatever is left, whenever the training set has grown.
+    """
+
+    def decide(self, flight: dict[str, Any]) -> list[Decision]:
+        return [*self._simulate(flight), *self._validate(flight), *self._generate(flight),
+                *self._retrain(flight)]
+
+    def exhausted(self) -> bool:
+        doc = self.db.campaigns.find_one({"_id": self.campaign}, {"counters": 1}) or {}
+        return bool((doc.get("counters") or {}).get("generation_exhausted"))
+
+    def _generate(self, flight) -> list[Decision]:
+        return [] if self.exhausted() else super()._generate(flight)
+
+    def _simulate(self, flight) -> list[Decision]:
+        free = self.depth("cpu") - flight["ready"].get("cpu", 0)
+        if free <= 0:
+            return []
+        order = "validate.formation_energy_per_atom"
+        query = {"campaign": self.campaign, "state": "validated", "lock": None,
+                 "_id": {"$nin": list(flight["docs"].get("simulate", ()))},
+                 order: {"$lt": 1e9}}  # every validated crystal has one; lets an index skip
+        picked = [d["_id"] for d in self.db.structures.find(query, {"_id": 1})
+                  .sort(order, 1).limit(free)]
+        if not picked:
+            return []
+        return [Decision("simulate", "cpu", 2, doc_ids=picked,
+                         reason=f"{len(picked)} validated crystal(s) by {order} asc",
+                         evidence={"first": picked[:5], "queue_free": free})]
+
+    def _validate(self, flight) -> list[Decision]:
+        if flight["stages"].get("validate", 0) or self.depth("gpu") == 0:
+            return []
+        query = {"campaign": self.campaign, "state": "generated", "lock": None}
+        picked = [d["_id"] for d in self.db.structures.find(query, {"_id": 1})
+                  .sort("created_at", -1).limit(self.config.crystal.screen_batch_size)]
+        if not picked:
+            return []
+        return [Decision("validate", "gpu", 3, doc_ids=picked, batch=True,
+                         reason=f"screen {len(picked)} generated crystal(s) in one batch",
+                         evidence={"first": picked[:5]})]
+
+    def _retrain(self, flight) -> list[Decision]:
+        if flight["stages"].get("retrain", 0) or self.depth("gpu") == 0:
+            return []
+        base = {"campaign": self.campaign}
+        waiting = self.db.structures.count_documents({**base, "state": "simulated"})
+        if waiting == 0:
+            return []
+        settled = self.exhausted() and not any(flight["stages"].get(s) for s in (
+            "generate", "validate", "simulate")) and self.db.structures.count_documents(
+            {**base, "state": {"$in": ["generated", "validated"]}}) == 0
+        if waiting < self.config.crystal.retrain_min_relaxed and not settled:
+            return []
+        ids = sorted(d["_id"] for d in self.db.structures.find(
+            {**base, "simulate.energy_per_atom": {"$ne": None}}, {"_id": 1}))
+        last = self.db.models.find_one({**base, "kind": "screener"},
+                                       sort=[("created_at", -1)])
+        last_size = len(last["training_set_ids"]) if last else 0
+        if len(ids) < 2 or len(ids) <= last_size:
+            return []
+        return [Decision("retrain", "gpu", 5, training_ids=ids,
+                         reason=f"fine-tune the screener on {len(ids)} relaxed crystals",
+                         evidence={"waiting": waiting, "previous_set": last_size,
+                                   "end_of_generation": settled})]
+
+
+def policy_for(db, campaign: str, config: CampaignConfig) -> Policy:
+    """The policy of a campaign's kind."""
+    return (CrystalPolicy if config.kind == "crystal" else Policy)(db, campaign, config)

@@ -36,6 +36,10 @@ INDEXES: dict[str, list[list[tuple[str, int]]]] = {
         [("lock.expires", 1)],
         [("identifiers.structure_hash", 1)],
         [("identifiers.linker_smiles", 1)],
+        # crystal campaigns: de-dup buckets, screen order, hull order
+        [("identifiers.crystal_key", 1)],
+        [("campaign", 1), ("validate.formation_energy_per_atom", 1)],
+        [("campaign", 1), ("simulate.e_above_hull", 1)],
         # the dashboard's plots and table sorts
         [("campaign", 1), ("validate.finished", 1)],
         [("campaign", 1), ("simulate.finished", 1)],

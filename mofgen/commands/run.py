@@ -6,7 +6,7 @@ import signal
 
 from mofgen.commands import emit
 from mofgen.commands._db import add_db_option
-from mofgen.documents import load_config
+from mofgen.documents import CampaignConfig, load_config
 from mofgen.errors import InvalidInput
 from mofgen.stores.connection import connect
 
@@ -16,7 +16,10 @@ def register(subparsers) -> None:
         "run", help="run a campaign here: store, policy daemon and local launchers")
     add_db_option(parser)
     parser.add_argument("--campaign", default="default", help="campaign name (default: default)")
-    parser.add_argument("--config", help="campaign config, YAML or JSON")
+    parser.add_argument("--config", help="campaign config, YAML or JSON, or a shipped name")
+    parser.add_argument("--kind", choices=["mof", "crystal"],
+                        help="campaign kind (default: the config's, else mof)")
+    parser.add_argument("--system", help="crystal campaigns: chemical system, e.g. Li-Fe-O")
     parser.add_argument("--minutes", type=float, help="stop after this many minutes")
     parser.add_argument("--max-structures", type=int,
                         help="generate at most N structures and stop when they are finished")
@@ -32,6 +35,8 @@ def run(args) -> int:
     if args.max_structures is not None and args.max_structures <= 0:
         raise InvalidInput("--max-structures must be positive")
     config = load_config(args.config) if args.config else None
+    if args.kind or args.system:
+        config = with_kind(config, args.kind, args.system)
     db = connect(args.db)
     runner = EmbeddedRun(db, args.campaign, config, minutes=args.minutes,
                          max_structures=args.max_structures)
@@ -46,3 +51,20 @@ def run(args) -> int:
     emit(summary, args.json, lambda s: f"campaign {s['campaign']}: {s['reason']}; " +
          " ".join(f"{k}={v}" for k, v in s["states"].items() if v))
     return 0
+
+
+def with_kind(config: CampaignConfig | None, kind: str | None, system: str | None
+              ) -> CampaignConfig:
+    """The config with ``--kind``/``--system`` from the command line taking precedence."""
+    from pydantic import ValidationError
+
+    data = (config or CampaignConfig()).model_dump()
+    if kind:
+        data["kind"] = kind
+    if system:
+        data["system"] = system
+        data["kind"] = kind or "crystal"
+    try:
+        return CampaignConfig.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidInput(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None

@@ -35,6 +35,9 @@ def register(subparsers) -> None:
     parser.add_argument("--lr", type=float, default=None,
                         help="learning rate (default 1e-3 pretraining, 3e-4 fine-tuning)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--oversample", action="append", default=[], metavar="ANCHOR=K",
+                        help="show each linker of this anchor kind K times per epoch "
+                             "(e.g. cyano=2; repeatable)")
     parser.add_argument("--hidden", type=int, default=64, help="EGNN width (pretraining)")
     parser.add_argument("--layers", type=int, default=4, help="EGNN layers (pretraining)")
     parser.add_argument("--corpus-per-anchor", type=int, default=2500,
@@ -62,7 +65,8 @@ def run(args) -> int:
         raise InvalidInput("--smiles/--structures/--corpus train further: give --from VERSION")
     config = TrainConfig(epochs=args.epochs or (20.0 if args.parent else 30.0),
                          batch_size=args.batch_size, max_minutes=args.max_minutes,
-                         lr=args.lr or (3e-4 if args.parent else 1e-3), seed=args.seed)
+                         lr=args.lr or (3e-4 if args.parent else 1e-3), seed=args.seed,
+                         oversample=_oversample(args.oversample))
     config.check()
 
     def progress(info: dict) -> None:
@@ -108,6 +112,21 @@ def run(args) -> int:
               "exported": args.export}
     emit(report, args.json, lambda r: _human(r, format_metrics))
     return 0
+
+
+def _oversample(items: list[str]) -> dict[str, int]:
+    """``["cyano=2"]`` -> ``{"cyano": 2}`` with the anchor name normalised."""
+    from mofgen.chemistry import normalise_anchor
+
+    out: dict[str, int] = {}
+    for item in items:
+        name, _, factor = item.partition("=")
+        try:
+            out[normalise_anchor(name)] = int(factor)
+        except ValueError:
+            raise InvalidInput(f"--oversample wants ANCHOR=K (e.g. cyano=2), got {item!r}"
+                               ) from None
+    return out
 
 
 def _finetune_smiles(db, args) -> tuple[list[str], list[str]]:

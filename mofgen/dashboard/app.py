@@ -1,7 +1,9 @@
 """The dashboard's Flask application: HTML pages, JSON API and vendored JS, all read-only.
 
 URLs (DESIGN §5): ``/`` campaigns, ``/campaigns/NAME``, ``/structures/ID`` (with
-``/structures/ID.cif`` and ``.json`` downloads) and the same data as JSON under ``/api/``.
+``/structures/ID.cif`` and ``.json`` downloads) and the same data as JSON under ``/api/``,
+plus ``/api/campaigns/NAME/phase-diagram`` for crystal campaigns (their campaign page
+draws it with an energy-above-hull histogram and a best-candidates table).
 Unknown ids answer 404, malformed parameters 400; nothing answers 500 for bad input.
 plotly.js comes from the installed ``plotly`` package and 3Dmol.js from
 ``mofgen/data/dashboard/vendor`` (npm ``3dmol``), so no page needs the internet.
@@ -82,7 +84,7 @@ def _int_arg(name: str, default: int) -> int:
 
 
 def _table_args() -> dict[str, Any]:
-    return {"sort": request.args.get("sort", "co2_uptake"), "order": request.args.get("order"),
+    return {"sort": request.args.get("sort") or None, "order": request.args.get("order"),
             "page": _int_arg("page", 1), "per_page": _int_arg("per_page", 25),
             "after": request.args.get("after") or None}
 
@@ -108,15 +110,21 @@ def create_app(db) -> Flask:
     app.jinja_env.filters["tojson_safe"] = lambda v: json.dumps(jsonable(v))
     app.jinja_env.filters["fmt"] = _fmt
 
-    def charts(name: str) -> Any:
+    def cached(what: str, name: str) -> Any:
+        """Charts and phase diagrams, recomputed at most every ``CHART_TTL_S`` seconds."""
+        key = f"{what}:{name}"
         with lock:
-            hit = cache.get(name)
+            hit = cache.get(key)
             if hit and time.monotonic() - hit[0] < CHART_TTL_S:
                 return hit[1]
-        data = q.campaign_charts(rdb, name)
+        build = q.phase_diagram if what == "phase-diagram" else q.campaign_charts
+        data = build(rdb, name)
         with lock:
-            cache[name] = (time.monotonic(), data)
+            cache[key] = (time.monotonic(), data)
         return data
+
+    def charts(name: str) -> Any:
+        return cached("charts", name)
 
     # ------------------------------------------------------------------ errors
     def _error(exc: Exception, status: int):
@@ -151,7 +159,10 @@ def create_app(db) -> Flask:
     def campaign_page(name: str):
         summary = q.campaign_summary(rdb, name)
         table = q.top_structures(rdb, name, **_table_args())
-        return render_template("campaign.html", c=summary, table=table, sorts=list(q.SORTS))
+        crystal = summary["kind"] == "crystal"
+        pd = jsonable(cached("phase-diagram", name)) if crystal else None
+        return render_template("campaign.html", c=summary, table=table, pd=pd,
+                               sorts=list(q.sorts_for(summary["kind"])))
 
     @app.get("/structures/<doc_id>.cif")
     def structure_cif(doc_id: str):
@@ -175,10 +186,14 @@ def create_app(db) -> Flask:
         doc = q.structure_doc(rdb, doc_id)
         linkers = [{**lk, "svg": smiles_svg(lk.get("smiles", ""))} for lk in doc.get("linkers", [])]
         lattice = doc["structure"]["lattice"]
+        crystal = q.crystal_card(doc) if doc.get("kind") == "crystal" else None
+        relaxed = (doc.get("simulate") or {}).get("structure")
+        if crystal and isinstance(relaxed, dict) and isinstance(relaxed.get("lattice"), dict):
+            lattice = relaxed["lattice"]  # what the CIF and the 3D view show
         return render_template(
             "structure.html", doc=doc, linkers=linkers, stages=stage_numbers(doc),
             history=doc.get("history", []), nsites=len(doc["structure"]["sites"]),
-            lattice=lattice, has_3dmol=threedmol_js() is not None,
+            lattice=lattice, has_3dmol=threedmol_js() is not None, crystal=crystal,
         )
 
     # ------------------------------------------------------------------ JSON API
@@ -193,6 +208,10 @@ def create_app(db) -> Flask:
     @app.get("/api/campaigns/<name>/charts")
     def api_charts(name: str):
         return json_response(charts(name))
+
+    @app.get("/api/campaigns/<name>/phase-diagram")
+    def api_phase_diagram(name: str):
+        return json_response(cached("phase-diagram", name))
 
     @app.get("/api/campaigns/<name>/structures")
     def api_table(name: str):

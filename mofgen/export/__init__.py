@@ -8,6 +8,11 @@
     out/cif/<id>.cif         final geometry (relaxed when simulated), `_atom_site_charge`
     out/optimade.jsonl       OPTIMADE JSON Lines: header line, then one structures entry
                              per line, each validated with optimade-python-tools' models
+    out/references.json      crystal campaigns: the reference phases that define the hull
+
+Crystal documents (``kind: crystal``) add their hull numbers to the OPTIMADE entries
+(``_mofgen_e_above_hull``, ``_mofgen_formation_energy_per_atom`` in eV/atom,
+``_mofgen_prototype`` …); their CIF is the relaxed structure.
 
 Re-exporting the same data gives byte-identical files: documents are written in ``_id``
 order with sorted keys, and no file records the time of the export (the newest
@@ -166,12 +171,46 @@ def optimade_entry(doc: dict[str, Any], structure) -> dict[str, Any]:
         PROVIDER_PREFIX + "campaign": doc.get("campaign"),
         PROVIDER_PREFIX + "kind": doc.get("kind"),
         PROVIDER_PREFIX + "state": doc.get("state"),
-        PROVIDER_PREFIX + "strain": validate.get("strain"),
-        PROVIDER_PREFIX + "co2_uptake_mol_per_kg": adsorb.get("co2_uptake"),
-        PROVIDER_PREFIX + "linker_smiles": [lk.get("smiles") for lk in doc.get("linkers", [])],
     })
+    if doc.get("kind") == "crystal":
+        attributes.update(crystal_fields(doc))
+    else:
+        attributes.update({
+            PROVIDER_PREFIX + "strain": validate.get("strain"),
+            PROVIDER_PREFIX + "co2_uptake_mol_per_kg": adsorb.get("co2_uptake"),
+            PROVIDER_PREFIX + "linker_smiles": [lk.get("smiles")
+                                                for lk in doc.get("linkers", [])],
+        })
     resource = StructureResource(id=str(doc["_id"]), type="structures", attributes=attributes)
     return jsonable(resource.model_dump(mode="json", exclude_unset=True, exclude_none=True))
+
+
+def crystal_fields(doc: dict[str, Any]) -> dict[str, Any]:
+    """A crystal's provider fields (energies in eV/atom; ``None`` values are dropped).
+
+    ``formation_energy_per_atom``, ``energy_per_atom`` and ``e_above_hull`` are those of
+    the relaxed structure (``simulate``); the screen's single point on the unrelaxed
+    candidate is ``screen_formation_energy_per_atom``.
+    """
+    validate, simulate = doc.get("validate") or {}, doc.get("simulate") or {}
+    origin, ids = doc.get("origin") or {}, doc.get("identifiers") or {}
+    return {PROVIDER_PREFIX + k: v for k, v in {
+        "e_above_hull": simulate.get("e_above_hull"),
+        "near_hull": simulate.get("near_hull"),
+        "formation_energy_per_atom": simulate.get("formation_energy_per_atom"),
+        "energy_per_atom": simulate.get("energy_per_atom"),
+        "screen_formation_energy_per_atom": validate.get("formation_energy_per_atom"),
+        "energy_method": simulate.get("method") or validate.get("method"),
+        "prototype": origin.get("prototype"),
+        "crystal_key": ids.get("crystal_key"),
+    }.items() if v is not None}
+
+
+CRYSTAL_UNITS = {
+    "e_above_hull": "eV/atom (negative: below the references' hull)",
+    "formation_energy_per_atom": "eV/atom", "energy_per_atom": "eV/atom",
+    "hull_threshold": "eV/atom", "lengths": "Å",
+}
 
 
 # ----------------------------------------------------------------------------- export
@@ -207,7 +246,7 @@ def export_campaign(
     if out.exists() and not out.is_dir():
         raise InvalidInput(f"--out {out} is a file; give a directory")
     out.mkdir(parents=True, exist_ok=True)
-    for stale in ("cif", "structures.jsonl", "optimade.jsonl"):
+    for stale in ("cif", "structures.jsonl", "optimade.jsonl", "references.json"):
         target = out / stale
         if target.is_dir():
             shutil.rmtree(target)
@@ -244,8 +283,12 @@ def export_campaign(
             if handle is not None:
                 handle.close()
 
+    crystal = camp.kind == "crystal"
+    if crystal and camp.references:
+        (out / "references.json").write_text(
+            json.dumps(jsonable(camp.references), indent=1, sort_keys=True) + "\n")
     report = ExportReport(campaign=campaign, out=str(out), formats=fmts, count=len(ids))
-    for name in ("structures.jsonl", "optimade.jsonl"):
+    for name in ("structures.jsonl", "optimade.jsonl", "references.json"):
         if (out / name).exists():
             report.files[name] = _sha256(out / name)
     metadata = {
@@ -262,14 +305,26 @@ def export_campaign(
         "formats": fmts,
         "files": {**report.files, **({"cif/": f"{len(ids)} files, <id>.cif"} if "cif" in fmts
                                      else {})},
-        "units": {"co2_uptake": "mol/kg", "heat_of_adsorption_kJ_per_mol": "kJ/mol",
-                  "strain": "max |eigenvalue| of the Lagrangian strain tensor (fraction)",
-                  "charge": "elementary charge", "lengths": "Å"},
+        "units": CRYSTAL_UNITS if crystal else {
+            "co2_uptake": "mol/kg", "heat_of_adsorption_kJ_per_mol": "kJ/mol",
+            "strain": "max |eigenvalue| of the Lagrangian strain tensor (fraction)",
+            "charge": "elementary charge", "lengths": "Å"},
         "schema": "structures.jsonl lines are mofgen.documents.StructureDoc (JSON mode)",
     }
+    if crystal:
+        metadata["system"] = camp.config.system
+        metadata["references"] = _references_meta(camp.references)
     (out / "metadata.json").write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
     (out / "README.md").write_text(_readme(metadata))
     return report
+
+
+def _references_meta(references: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not references:
+        return None
+    entries = references.get("entries") or []
+    return {"method": references.get("method"), "file": "references.json",
+            "phases": [(e.get("data") or {}).get("name") for e in entries]}
 
 
 def _safe_name(doc_id: Any) -> str:
@@ -278,6 +333,8 @@ def _safe_name(doc_id: Any) -> str:
 
 
 def _readme(meta: dict[str, Any]) -> str:
+    if meta["kind"] == "crystal":
+        return _crystal_readme(meta)
     states = ", ".join(f"{k}: {v}" for k, v in meta["states"].items()) or "none"
     files = "\n".join(f"- `{name}` {digest}" for name, digest in meta["files"].items())
     return f"""# {meta['name']}
@@ -305,7 +362,43 @@ See `metadata.json` (`config`, `selection`, `units`).
 """
 
 
+def _crystal_readme(meta: dict[str, Any]) -> str:
+    states = ", ".join(f"{k}: {v}" for k, v in meta["states"].items()) or "none"
+    files = "\n".join(f"- `{name}` {digest}" for name, digest in meta["files"].items())
+    refs = meta.get("references") or {}
+    phases = ", ".join(str(p) for p in refs.get("phases", [])) or "none stored"
+    return f"""# {meta['name']}
+
+Open database of {meta['count']} crystal structures of the {meta.get('system')} system
+exported by mofgen (substitution candidates screened with CHGNet, relaxed, and placed on
+the convex hull of known phases). States: {states}.
+
+Licence: **{meta['licence']}**. Data last modified: {meta['data_last_modified']}.
+
+## Files
+{files}
+
+- `structures.jsonl`: one JSON document per line, the full mofgen record (validates as
+  `mofgen.documents.StructureDoc`): generated and relaxed structures (pymatgen dicts), the
+  origin (prototype, substitution, probability), the screen (`validate.energy_per_atom`,
+  `validate.formation_energy_per_atom`), the relaxation and hull (`simulate.energy_per_atom`,
+  `simulate.formation_energy_per_atom`, `simulate.e_above_hull`, `simulate.near_hull`), all
+  in eV/atom, and the `history` of transitions with worker, duration and software versions.
+- `cif/<id>.cif`: final geometry (relaxed where simulated) in P1.
+- `optimade.jsonl`: OPTIMADE {OPTIMADE_API_VERSION} JSON Lines (header line, then one
+  `structures` entry per line); mofgen fields carry the `{PROVIDER_PREFIX}` prefix, e.g.
+  `{PROVIDER_PREFIX}e_above_hull`, `{PROVIDER_PREFIX}formation_energy_per_atom` (eV/atom) and
+  `{PROVIDER_PREFIX}prototype`.
+- `references.json`: the reference phases that define the hull ({refs.get('method')}:
+  {phases}), as `mofgen.crystal.energy.References.as_dict()` (pymatgen
+  ComputedStructureEntry dicts); energies above hull are measured against these.
+
+## Campaign config and selection
+See `metadata.json` (`config`, `selection`, `units`).
+"""
+
+
 __all__ = [
-    "FORMATS", "ExportReport", "cif_text", "document_record", "export_campaign",
-    "optimade_entry", "parse_formats", "parse_query", "selection_filter",
+    "CRYSTAL_UNITS", "FORMATS", "ExportReport", "cif_text", "crystal_fields", "document_record",
+    "export_campaign", "optimade_entry", "parse_formats", "parse_query", "selection_filter",
 ]

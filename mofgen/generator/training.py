@@ -12,7 +12,7 @@ import copy
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
@@ -42,10 +42,15 @@ class TrainConfig:
     seed: int = 0
     ema_decay: float = 0.999
     clip_grad: float = 1.0
+    #: anchor kind -> how many times each of its molecules appears per epoch (default 1);
+    #: spends more of a fixed budget on the anchor kind the model is worse at.
+    oversample: dict[str, int] = field(default_factory=dict)
 
     def check(self) -> None:
         if self.epochs <= 0 or self.batch_size <= 0 or self.lr <= 0:
             raise InvalidInput("epochs, batch size and learning rate must be positive")
+        if any(int(k) < 1 for k in self.oversample.values()):
+            raise InvalidInput("oversampling factors must be whole numbers >= 1")
 
 
 def device() -> torch.device:
@@ -77,6 +82,7 @@ def fit(model: GeneratorModel, entries: list[CorpusEntry], config: TrainConfig,
     data = usable(entries)
     if not data:
         raise InvalidInput("no usable training molecules (need ditopic COO or cyano linkers)")
+    data = [e for e in data for _ in range(int(config.oversample.get(e.anchor, 1)))]
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     dev = device()

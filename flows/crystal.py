@@ -1,0 +1,235 @@
+"""The stages of a crystal campaign (exa-AMD's workflow on mofgen's state machine).
+
+* generate — the next candidates of the campaign's generator, stored once
+  (:func:`mofgen.crystal.campaign.insert_crystal`);
+* validate — a *batch* job: Star-gen's validity checks, de-duplication against everything
+  stored before, then one batched CHGNet (or fine-tuned screener) pass; exa-AMD keeps
+  candidates whose predicted formation energy is below ``max_formation_energy_eV``;
+* simulate — CHGNet relaxation, then the energy above the campaign's convex hull; the
+  candidates within ``hull_threshold_eV`` are flagged ``near_hull``;
+* retrain — fine-tune the screener on (unrelaxed candidate → relaxed energy) pairs of the
+  campaign; the new version is used only if it lowers the held-out error. Crystals skip
+  ``adsorbed``: simulated → retrained.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jobflow import Maker, job
+from pymatgen.core import Structure
+
+from mofgen.documents import CampaignConfig
+from mofgen.errors import IllegalTransition
+from mofgen.flows._stage import Outcome, run_batch_stage, run_stage
+from mofgen.stores.connection import connect
+
+
+def _config(db, campaign: str) -> CampaignConfig:
+    from mofgen.campaigns import get_campaign
+
+    return get_campaign(db, campaign).config
+
+
+# ---------------------------------------------------------------------------- generate
+@dataclass
+class CrystalGenerateMaker(Maker):
+    name: str = "generate"
+
+    @job
+    def make(self, campaign: str, db: str) -> dict:
+        return generate_crystals(campaign, db)
+
+
+def generate_crystals(campaign: str, db_target: str) -> dict[str, Any]:
+    """Store the campaign's next ``candidates_per_batch`` candidates; advance its cursor.
+
+    The cursor moves only after the candidates are stored, so a task killed half-way
+    proposes the same candidates again and de-duplication keeps one copy of each.
+    """
+    from mofgen.crystal.campaign import generator_for, insert_crystal
+
+    db = connect(db_target)
+    try:
+        config = _config(db, campaign)
+        counters = (db.campaigns.find_one({"_id": campaign}, {"counters": 1}) or {}).get(
+            "counters", {})
+        start = int(counters.get("candidates_proposed", 0))
+        batch = generator_for(config.crystal.generator)(config, start,
+                                                         config.crystal.candidates_per_batch)
+        created = duplicates = 0
+        for candidate in batch:
+            _, new = insert_crystal(db, campaign, candidate.structure, candidate.provenance())
+            created += new
+            duplicates += not new
+        update: dict[str, Any] = {"$inc": {"counters.candidates_proposed": len(batch)}}
+        if len(batch) < config.crystal.candidates_per_batch:
+            update["$set"] = {"counters.generation_exhausted": 1}
+        db.campaigns.update_one({"_id": campaign,
+                                 "counters.candidates_proposed": counters.get(
+                                     "candidates_proposed")}, update)
+        return {"campaign": campaign, "start": start, "proposed": len(batch),
+                "created": created, "duplicates": duplicates}
+    finally:
+        db.close()
+
+
+# ---------------------------------------------------------------------------- validate
+@dataclass
+class CrystalValidateMaker(Maker):
+    name: str = "validate"
+
+    @job
+    def make(self, doc_ids: list[str], db: str) -> dict:
+        return run_batch_stage("validate", doc_ids, db,
+                               lambda docs, workdir: validate_crystals(docs, db))
+
+
+def validate_crystals(docs: list[dict], db_target: str) -> dict[str, Outcome]:
+    """Validity, de-duplication and the batched energy screen of leased documents."""
+    from mofgen.crystal.campaign import campaign_references, find_stored
+    from mofgen.crystal.energy import screen_batch
+    from mofgen.crystal.screener import current_screener, load_screener
+    from mofgen.crystal.validity import check_validity
+
+    campaign = docs[0]["campaign"]
+    db = connect(db_target)
+    try:
+        config = _config(db, campaign)
+        version = current_screener(db, campaign)
+        model = load_screener(db, version) if version else None
+        outcomes: dict[str, Outcome] = {}
+        survivors: list[tuple[dict, Structure]] = []
+        for doc in docs:
+            structure = Structure.from_dict(doc["structure"])
+            validity = check_validity(structure)
+            record = {"valid": validity.valid, "checks": validity.as_dict()["checks"]}
+            if not validity.valid:
+                failed = validity.failures[0]
+                outcomes[doc["_id"]] = Outcome(record=record, reject_reason=validity.reason,
+                                               value=failed.value, threshold=failed.limit)
+                continue
+            twin = find_stored(db, structure, doc["identifiers"].get("crystal_key"),
+                               created_before=doc["created_at"], exclude=doc["_id"])
+            if twin is not None:
+                record["duplicate_of"] = twin
+                outcomes[doc["_id"]] = Outcome(record=record,
+                                               reject_reason=f"duplicate of {twin}")
+                continue
+            survivors.append((doc, structure))
+    finally:
+        db.close()
+    if not survivors:
+        return outcomes
+    references = campaign_references(db_target, campaign)
+    limit = config.crystal.max_formation_energy_eV
+    results = screen_batch([s for _, s in survivors], config.crystal.screen_batch_size,
+                           references, model=model)
+    for (doc, _), result in zip(survivors, results):
+        record = {"valid": True, "energy_per_atom": result.energy_per_atom,
+                  "formation_energy_per_atom": result.formation_energy_per_atom,
+                  "method": result.method, "screener_version": version}
+        if result.passes(limit):
+            outcomes[doc["_id"]] = Outcome(record=record, versions={"screener": result.method})
+        else:
+            outcomes[doc["_id"]] = Outcome(
+                record=record, reject_reason="predicted formation energy above the screen",
+                value=result.formation_energy_per_atom, threshold=limit)
+    return outcomes
+
+
+# ---------------------------------------------------------------------------- simulate
+@dataclass
+class CrystalSimulateMaker(Maker):
+    name: str = "simulate"
+    relax_steps: int = 200
+    fmax: float = 0.05  # eV/A
+    hull_threshold_eV: float = 0.1
+
+    @job
+    def make(self, doc_id: str, db: str) -> dict:
+        return run_stage("simulate", doc_id, db,
+                         lambda doc, workdir: self.compute(doc, workdir, db))
+
+    def compute(self, doc: dict, workdir: Path, db_target: str) -> Outcome:
+        from mofgen.crystal.campaign import campaign_references
+        from mofgen.crystal.energy import (
+            energy_above_hull,
+            formation_energy_per_atom,
+            method_label,
+            relax,
+        )
+
+        references = campaign_references(db_target, doc["campaign"])
+        result = relax(Structure.from_dict(doc["structure"]), steps=self.relax_steps,
+                       fmax=self.fmax)
+        e_hull = energy_above_hull(result.structure, result.energy_per_atom, references)
+        record = {
+            "structure": result.structure.as_dict(),
+            "energy_per_atom": result.energy_per_atom,
+            "formation_energy_per_atom": formation_energy_per_atom(
+                result.structure, result.energy_per_atom, references),
+            "e_above_hull": e_hull, "near_hull": e_hull <= self.hull_threshold_eV,
+            "hull_threshold": self.hull_threshold_eV, "converged": result.converged,
+            "relax_steps": result.steps, "method": method_label(),
+        }
+        return Outcome(record=record, versions={"chgnet": method_label()})
+
+
+# ---------------------------------------------------------------------------- retrain
+@dataclass
+class CrystalRetrainMaker(Maker):
+    name: str = "retrain"
+
+    @job
+    def make(self, campaign: str, db: str, training_ids: list[str]) -> dict:
+        return retrain_screener(campaign, db, training_ids)
+
+
+def retrain_screener(campaign: str, db_target: str, training_ids: list[str]) -> dict[str, Any]:
+    """Fine-tune the screener on the campaign's relaxed crystals; register the version.
+
+    Inputs are the structures as generated (what the screen sees), targets the relaxed
+    CHGNet energies (what the screen should predict). Members in ``simulated`` move to
+    ``retrained``; all record the version they trained.
+    """
+    from mofgen.crystal.screener import (
+        current_screener,
+        finetune_screener,
+        load_screener,
+        register_screener,
+    )
+    from mofgen.states import StateMachine, default_worker_id
+
+    db = connect(db_target)
+    try:
+        config = _config(db, campaign)
+        docs = list(db.structures.find(
+            {"_id": {"$in": training_ids}, "simulate.energy_per_atom": {"$ne": None}},
+            {"structure": 1, "simulate.energy_per_atom": 1}).sort("_id", 1))
+        parent = current_screener(db, campaign)
+        model, report = finetune_screener(
+            [Structure.from_dict(d["structure"]) for d in docs],
+            [d["simulate"]["energy_per_atom"] for d in docs], ids=[d["_id"] for d in docs],
+            base=load_screener(db, parent) if parent else None,
+            epochs=config.crystal.retrain_epochs,
+            held_out_fraction=config.crystal.held_out_fraction, seed=config.seed)
+        version = register_screener(db, model, parent, [d["_id"] for d in docs], report,
+                                    campaign)
+        machine = StateMachine(db.structures, worker=default_worker_id())
+        moved = 0
+        for doc in docs:
+            try:
+                machine.transition(doc["_id"], "simulated", "retrained", set_fields={
+                    "retrain": {"model_version": version, "improved": report.improved}})
+                moved += 1
+            except IllegalTransition:
+                pass  # already retrained by an earlier version: it keeps its state
+        db.structures.update_many({"_id": {"$in": [d["_id"] for d in docs]}},
+                                  {"$addToSet": {"retrain_versions": version}})
+        return {"campaign": campaign, "parent": parent, "model_version": version,
+                "retrained": moved, **report.as_dict()}
+    finally:
+        db.close()

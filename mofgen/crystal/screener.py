@@ -1,0 +1,340 @@
+"""The screening model: CHGNet fine-tuned online to predict *relaxed* energies.
+
+exa-AMD screens candidates by the energy of the unrelaxed structure, but what decides
+stability is the energy after relaxation. The campaign's retrain stage therefore
+fine-tunes CHGNet on its own (unrelaxed structure -> relaxed energy per atom) pairs and
+keeps a new version only if it lowers the error on structures it did not train on.
+
+Only the readout is trained: the readout MLP and the per-element reference energies
+(``AtomRef``). The message-passing trunk stays frozen, so its features of each structure
+are computed once and every epoch is a cheap pass through a 12k-parameter head. A campaign
+has tens to hundreds of pairs, far too few to retrain the 400k-parameter trunk without
+forgetting what it learned from MPtrj; a systematic relaxation correction, on the other
+hand, is exactly what the readout can absorb. (``chgnet.trainer.Trainer`` with
+``targets="e"`` would ignore the forces ``StructureData`` insists on, but it trains the
+whole network through full forward passes, writes checkpoints to disk and reseeds the
+global ``random``; a plain loop avoids all three.)
+
+Versions are stored like generator versions (:mod:`mofgen.generator.registry`): a
+``models`` document of kind ``"screener"`` plus the checkpoint in GridFS. Callers choose
+the torch thread count; nothing here changes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import datetime as dt
+import hashlib
+import io
+import json
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from pymatgen.core import Structure
+
+from mofgen.crystal.energy import _check_structures, load_model, method_label, predict_energies
+from mofgen.documents import ModelVersionDoc
+from mofgen.errors import InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    from chgnet.graph import CrystalGraph
+    from chgnet.model import CHGNet
+
+CHECKPOINT_FORMAT = "mofgen-screener/1"
+FEATURE_BATCH = 16  # structures per frozen-trunk forward pass
+CACHE_SIZE = 4  # screener versions kept loaded per process
+
+
+@dataclass(frozen=True)
+class ScreenerReport:
+    """What one fine-tuning did, and whether it helped on the held-out structures."""
+
+    n_train: int
+    n_held_out: int
+    mae_before_eV_per_atom: float
+    mae_after_eV_per_atom: float
+    improved: bool  # after < before: the only case in which a campaign should adopt it
+    epochs: int
+    seconds: float
+    held_out_ids: list[str]
+    lr: float
+    held_out_fraction: float
+    batch_size: int
+    seed: int
+    base_method: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# ------------------------------------------------------------------------- fine-tuning
+
+def finetune_screener(structures: Sequence[Structure], energies_per_atom: Sequence[float],
+                      ids: Sequence[str] | None = None, base: CHGNet | None = None,
+                      epochs: int = 30, lr: float = 1e-3, held_out_fraction: float = 0.25,
+                      seed: int = 0, batch_size: int = 4) -> tuple[CHGNet, ScreenerReport]:
+    """Fine-tune a copy of ``base`` to map unrelaxed structures to relaxed eV/atom.
+
+    A seeded split holds out ``held_out_fraction`` of the structures (at least one, and at
+    least one is kept for training); the report gives the held-out MAE of ``base`` and of
+    the fine-tuned model, both from :func:`predict_energies`. The held-out set is never
+    used to choose anything, so the "after" number is an honest estimate. ``base``
+    (default: the shipped CHGNet) is left untouched.
+    """
+    structures = _check_structures(structures)
+    targets = _check_targets(structures, energies_per_atom)
+    ids = _check_ids(structures, ids)
+    _check_settings(epochs, lr, held_out_fraction, batch_size)
+    start = time.perf_counter()
+    base = base or load_model()
+    train, held = _split(len(structures), held_out_fraction, seed)
+    held_structures = [structures[i] for i in held]
+    mae_before = _mae(predict_energies(held_structures, model=base), targets[held])
+
+    model = copy.deepcopy(base)
+    model.model_args["version"] = f"{base.version}+ft"  # never labelled as the shipped model
+    graphs = _graphs(model, [structures[i] for i in train], [ids[i] for i in train])
+    _train_readout(model, graphs, torch.tensor(targets[train], dtype=torch.float32),
+                   epochs, lr, batch_size, seed)
+    mae_after = _mae(predict_energies(held_structures, model=model), targets[held])
+    report = ScreenerReport(
+        n_train=len(train), n_held_out=len(held), mae_before_eV_per_atom=mae_before,
+        mae_after_eV_per_atom=mae_after, improved=mae_after < mae_before, epochs=epochs,
+        seconds=round(time.perf_counter() - start, 3), held_out_ids=[ids[i] for i in held],
+        lr=lr, held_out_fraction=held_out_fraction, batch_size=batch_size, seed=seed,
+        base_method=method_label(base))
+    return model, report
+
+
+def _check_targets(structures: list[Structure], energies: Sequence[float]) -> np.ndarray:
+    values = np.asarray(list(energies), dtype=float)
+    if values.shape != (len(structures),):
+        raise InvalidInput(f"{len(structures)} structures but {values.size} energies")
+    if len(structures) < 2:
+        raise InvalidInput(f"fine-tuning needs at least 2 structures (one to train on, one "
+                           f"to hold out), got {len(structures)}")
+    if not np.isfinite(values).all():
+        raise InvalidInput(f"energy {int(np.argmin(np.isfinite(values)))} is not finite")
+    return values
+
+
+def _check_ids(structures: list[Structure], ids: Sequence[str] | None) -> list[str]:
+    if ids is None:
+        return [str(i) for i in range(len(structures))]
+    out = [str(i) for i in ids]
+    if len(out) != len(structures):
+        raise InvalidInput(f"{len(structures)} structures but {len(out)} ids")
+    if len(set(out)) != len(out):
+        raise InvalidInput("structure ids are not unique")
+    return out
+
+
+def _check_settings(epochs: int, lr: float, held_out_fraction: float, batch_size: int) -> None:
+    if epochs < 1:
+        raise InvalidInput(f"epochs must be at least 1, got {epochs}")
+    if not lr > 0:
+        raise InvalidInput(f"lr must be positive, got {lr}")
+    if not 0 < held_out_fraction < 1:
+        raise InvalidInput(f"held_out_fraction must be between 0 and 1, got {held_out_fraction}")
+    if batch_size < 1:
+        raise InvalidInput(f"batch_size must be at least 1, got {batch_size}")
+
+
+def _split(n: int, held_out_fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """Seeded train / held-out indices (both sorted, both non-empty)."""
+    order = np.random.default_rng(seed).permutation(n)
+    n_held = min(max(round(held_out_fraction * n), 1), n - 1)
+    return sorted(order[n_held:].tolist()), sorted(order[:n_held].tolist())
+
+
+def _mae(predicted: np.ndarray, target: np.ndarray) -> float:
+    return float(np.mean(np.abs(predicted - target)))
+
+
+def _graphs(model: CHGNet, structures: list[Structure], ids: list[str]) -> list[CrystalGraph]:
+    graphs = []
+    with contextlib.redirect_stdout(io.StringIO()):  # the converter prints on odd inputs
+        for structure, sid in zip(structures, ids):
+            try:
+                graphs.append(model.graph_converter(structure, graph_id=sid))
+            except Exception as exc:
+                reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+                raise InvalidInput(f"structure {sid} has no CHGNet graph: {reason}") from None
+    return graphs
+
+
+def _readout_inputs(model: CHGNet, graphs: list[CrystalGraph]) -> list[torch.Tensor]:
+    """What the frozen trunk hands the readout MLP, one tensor per structure."""
+    captured: list[torch.Tensor] = []
+    hook = model.mlp.register_forward_pre_hook(lambda _, args: captured.append(args[0]))
+    try:
+        model.eval()
+        with torch.no_grad():
+            for i in range(0, len(graphs), FEATURE_BATCH):
+                model(graphs[i:i + FEATURE_BATCH], task="e")
+    finally:
+        hook.remove()
+    rows = [len(g.atomic_number) if model.mlp_first else 1 for g in graphs]
+    return list(torch.split(torch.cat(captured), rows))
+
+
+def _readout(model: CHGNet, inputs: list[torch.Tensor], graphs: list[CrystalGraph]) -> torch.Tensor:
+    """Energy per atom from cached readout inputs: the tail of ``CHGNet._compute``."""
+    n_atoms = torch.tensor([len(g.atomic_number) for g in graphs])
+    if model.mlp_first:
+        owners = torch.repeat_interleave(torch.arange(len(graphs)), n_atoms)
+        energy = model.pooling(model.mlp(torch.cat(inputs)), owners).view(-1)
+    else:
+        energy = model.mlp(torch.cat(inputs)).view(-1) * n_atoms
+    if model.is_intensive:
+        energy = energy / n_atoms
+    if model.composition_model is not None:
+        energy = energy + model.composition_model(graphs)
+    return energy
+
+
+def _train_readout(model: CHGNet, graphs: list[CrystalGraph], targets: torch.Tensor,
+                   epochs: int, lr: float, batch_size: int, seed: int) -> None:
+    """Adam on the readout MLP and AtomRef (MSE, cosine-decayed lr); the trunk is frozen."""
+    inputs = _readout_inputs(model, graphs)
+    trainable = [*model.mlp.parameters()]
+    if model.composition_model is not None:
+        trainable += [*model.composition_model.parameters()]
+    flags = {name: p.requires_grad for name, p in model.named_parameters()}
+    for p in model.parameters():
+        p.requires_grad = False
+    for p in trainable:
+        p.requires_grad = True
+    steps_per_epoch = math.ceil(len(graphs) / batch_size)
+    optimizer = torch.optim.Adam(trainable, lr=lr)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+        optimizer, T_max=epochs * steps_per_epoch, eta_min=0.01 * lr)
+    with torch.random.fork_rng(devices=[]):  # seeded without touching the caller's RNG
+        torch.manual_seed(seed)
+        order = torch.Generator().manual_seed(seed)
+        model.mlp.train()
+        try:
+            for _ in range(epochs):
+                for batch in torch.randperm(len(graphs), generator=order).split(batch_size):
+                    chosen = batch.tolist()
+                    predicted = _readout(model, [inputs[i] for i in chosen],
+                                         [graphs[i] for i in chosen])
+                    loss = torch.nn.functional.mse_loss(predicted, targets[batch])
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
+                    scheduler.step()
+        finally:
+            model.eval()
+            for name, p in model.named_parameters():
+                p.requires_grad = flags[name]
+
+
+# ----------------------------------------------------------------------- serialisation
+
+def screener_to_bytes(model: CHGNet) -> bytes:
+    """Checkpoint bytes: CHGNet's constructor arguments and its state dict."""
+    buffer = io.BytesIO()
+    torch.save({"format": CHECKPOINT_FORMAT, "model_args": dict(model.model_args),
+                "state_dict": model.state_dict()}, buffer)
+    return buffer.getvalue()
+
+
+def screener_from_bytes(data: bytes) -> CHGNet:
+    """The model of :func:`screener_to_bytes` (tensors only are unpickled: safe to load)."""
+    from chgnet.model import CHGNet
+
+    try:
+        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError("not a mofgen screener checkpoint")
+        with contextlib.redirect_stdout(io.StringIO()):  # CHGNet announces every build
+            model = CHGNet.from_dict(state)
+    except Exception as exc:
+        raise InvalidInput(f"screener checkpoint is unreadable: {type(exc).__name__}: "
+                           f"{(str(exc).splitlines() or [''])[0][:200]}") from None
+    return model.eval()
+
+
+# ---------------------------------------------------------------------------- registry
+
+_LOADED: OrderedDict[str, CHGNet] = OrderedDict()
+
+
+def new_version_id(data: bytes) -> str:
+    digest = hashlib.sha256(data).hexdigest()[:6]
+    return f"scr-{dt.datetime.now(dt.timezone.utc):%Y%m%d-%H%M%S}-{digest}"
+
+
+def register_screener(db: Any, model: CHGNet, parent: str | None,
+                      training_set_ids: Sequence[str], report: ScreenerReport,
+                      campaign: str | None) -> str:
+    """Store ``model`` as a new screener version (GridFS checkpoint + ``models`` document).
+
+    ``parent`` is the version it was fine-tuned from (None: the shipped CHGNet). The
+    model is relabelled with its version id, so energies it predicts are tagged
+    ``chgnet-scr-…`` by :func:`method_label` and never mixed with the shipped model's.
+    """
+    provenance = json.dumps([parent, campaign, report.as_dict()], sort_keys=True).encode()
+    version = new_version_id(screener_to_bytes(model) + provenance)
+    model.model_args["version"] = version
+    if db.models.find_one({"_id": version}, {"_id": 1}):
+        return version  # an identical model and report, registered within the same second
+    data = screener_to_bytes(model)
+    file_id = db.gridfs().put(data, filename=f"{version}.pt", version=version)
+    metrics = {"n_train": report.n_train, "n_held_out": report.n_held_out,
+               "mae_before_eV_per_atom": report.mae_before_eV_per_atom,
+               "mae_after_eV_per_atom": report.mae_after_eV_per_atom,
+               "improved": float(report.improved), "seconds": report.seconds}
+    hyperparameters = {"epochs": report.epochs, "lr": report.lr,
+                       "held_out_fraction": report.held_out_fraction,
+                       "batch_size": report.batch_size, "seed": report.seed,
+                       "base_method": report.base_method, "trained": "readout mlp + atom_ref",
+                       "held_out_ids": list(report.held_out_ids)}
+    doc = ModelVersionDoc(_id=version, kind="screener", parent=parent,
+                          training_set_ids=[str(i) for i in training_set_ids],
+                          hyperparameters=hyperparameters, metrics=metrics,
+                          checkpoint_file_id=file_id, campaign=campaign)
+    db.models.insert_one(doc.to_mongo())
+    return version
+
+
+def load_screener(db: Any, version: str) -> CHGNet:
+    """The model of a registered screener version (kept loaded for the next call)."""
+    if version in _LOADED:
+        _LOADED.move_to_end(version)
+        return _LOADED[version]
+    doc = db.models.find_one({"_id": version})
+    if doc is None:
+        raise NotFound(f"screener version {version} not found")
+    if doc.get("kind") != "screener":
+        raise InvalidInput(f"model version {version} is a {doc.get('kind')}, not a screener")
+    try:
+        data = db.gridfs().get(doc["checkpoint_file_id"]).read()
+    except Exception as exc:
+        raise InvalidInput(f"checkpoint of screener version {version} is unreadable: "
+                           f"{type(exc).__name__}") from None
+    model = screener_from_bytes(data)
+    _remember(version, model)
+    return model
+
+
+def current_screener(db: Any, campaign: str) -> str | None:
+    """Newest version of ``campaign`` that beat its parent; None means the shipped CHGNet."""
+    doc = db.models.find_one({"kind": "screener", "campaign": campaign, "metrics.improved": 1.0},
+                             sort=[("created_at", -1)])
+    return doc["_id"] if doc else None
+
+
+def _remember(version: str, model: CHGNet) -> None:
+    _LOADED[version] = model
+    _LOADED.move_to_end(version)
+    while len(_LOADED) > CACHE_SIZE:
+        _LOADED.popitem(last=False)
