@@ -97,8 +97,14 @@ def campaign_status(db, name: str) -> dict[str, Any]:
             {"_id": 1, "validate.strain": 1, "identifiers.formula": 1},
         ).sort("validate.strain", 1).limit(5)
     )
+    closest_to_hull = list(
+        db.structures.find(
+            {"campaign": name, "simulate.e_above_hull": {"$ne": None}},
+            {"_id": 1, "simulate.e_above_hull": 1, "identifiers.formula": 1},
+        ).sort("simulate.e_above_hull", 1).limit(5)
+    ) if campaign.kind == "crystal" else []
     models = list(
-        db.models.find({}, {"_id": 1, "parent": 1, "metrics": 1, "created_at": 1})
+        db.models.find({}, {"_id": 1, "parent": 1, "metrics": 1, "created_at": 1, "kind": 1})
         .sort("created_at", -1).limit(5)
     )
     return {
@@ -116,7 +122,12 @@ def campaign_status(db, name: str) -> dict[str, Any]:
             {"id": d["_id"], "strain": d["validate"]["strain"],
              "formula": d.get("identifiers", {}).get("formula")} for d in most_stable
         ],
-        "model_versions": [{"version": m["_id"], "parent": m.get("parent")} for m in models],
+        "closest_to_hull": [
+            {"id": d["_id"], "e_above_hull_eV_per_atom": d["simulate"]["e_above_hull"],
+             "formula": d.get("identifiers", {}).get("formula")} for d in closest_to_hull
+        ],
+        "model_versions": [{"version": m["_id"], "parent": m.get("parent"),
+                            "kind": m.get("kind", "generator")} for m in models],
         "queues": queue_lengths(db),
     }
 

@@ -40,6 +40,7 @@ INDEXES: dict[str, list[list[tuple[str, int]]]] = {
         [("identifiers.crystal_key", 1)],
         [("campaign", 1), ("validate.formation_energy_per_atom", 1)],
         [("campaign", 1), ("simulate.e_above_hull", 1)],
+        [("campaign", 1), ("simulate.formation_energy_per_atom", 1)],
         # the dashboard's plots and table sorts
         [("campaign", 1), ("validate.finished", 1)],
         [("campaign", 1), ("simulate.finished", 1)],

@@ -46,6 +46,9 @@ def _human(report: dict) -> str:
             )
         for best in c["most_stable"][:3]:
             lines.append(f"  most stable: strain {best['strain']:.4f}  {best['id']}")
+        for best in c.get("closest_to_hull", [])[:5]:
+            lines.append(f"  E_hull {best['e_above_hull_eV_per_atom']:+.3f} eV/atom  "
+                         f"{best['formula']}  {best['id']}")
         queues = "  ".join(f"{k}: {v['READY']} ready/{v['RUNNING']} running"
                            for k, v in c["queues"].items())
         lines.append(f"  queues:  {queues}")

@@ -5,12 +5,15 @@
 >>> store.connect()
 >>> list(store.query({"adsorb.co2_uptake": {"$gt": 1}}, properties=["_id", "adsorb"]))
 >>> best_uptake(store, "demo", limit=5)
+>>> lowest_hull(store, "li-fe-o", max_e_above_hull=0.1)  # crystal campaigns
 
 The same filters work in ``mongosh`` (``db.structures.find({"adsorb.co2_uptake": {$gt: 1}})``)
 and in pymongo (``connect(target).structures.find(...)``). Field paths are those of
 :class:`mofgen.documents.StructureDoc` (``validate.strain``, ``adsorb.co2_uptake`` in
-mol/kg, ``identifiers.formula`` …). Filters that sort on one indexed path with a limit stay
-fast on large stores (see ``stores.connection.INDEXES``).
+mol/kg, ``identifiers.formula``; for crystals ``simulate.e_above_hull`` and
+``simulate.formation_energy_per_atom`` in eV/atom, ``origin.prototype`` …). Filters
+that sort on one indexed path with a limit stay fast on large stores (see
+``stores.connection.INDEXES``).
 """
 
 from __future__ import annotations
@@ -19,6 +22,10 @@ from typing import Any
 
 SUMMARY_FIELDS = ["_id", "campaign", "state", "identifiers.formula", "validate.strain",
                   "adsorb.co2_uptake", "linkers.smiles"]
+CRYSTAL_FIELDS = ["_id", "campaign", "state", "identifiers.formula", "identifiers.crystal_key",
+                  "origin.prototype", "origin.substitution", "validate.formation_energy_per_atom",
+                  "simulate.energy_per_atom", "simulate.formation_energy_per_atom",
+                  "simulate.e_above_hull", "simulate.near_hull"]
 
 
 def structures_store(target: str | None = None):
@@ -52,4 +59,16 @@ def stable_structures(store, campaign: str, max_strain: float = 0.10,
                             SUMMARY_FIELDS, {"validate.strain": 1}, limit)
 
 
-__all__ = ["best_uptake", "query_structures", "stable_structures", "structures_store"]
+def lowest_hull(store, campaign: str, max_e_above_hull: float | None = None,
+                limit: int = 0) -> list[dict[str, Any]]:
+    """Relaxed crystals of a campaign by energy above hull (eV/atom), lowest first;
+    ``max_e_above_hull`` keeps those at or below it (exa-AMD: near the hull below 0.1)."""
+    bound: dict[str, float] = {"$gte": -1e300}
+    if max_e_above_hull is not None:
+        bound["$lte"] = max_e_above_hull
+    return query_structures(store, {"campaign": campaign, "simulate.e_above_hull": bound},
+                            CRYSTAL_FIELDS, {"simulate.e_above_hull": 1}, limit)
+
+
+__all__ = ["best_uptake", "lowest_hull", "query_structures", "stable_structures",
+           "structures_store"]
