@@ -82,11 +82,11 @@ def finetune_screener(structures: Sequence[Structure], energies_per_atom: Sequen
                       seed: int = 0, batch_size: int = 4) -> tuple[CHGNet, ScreenerReport]:
     """Fine-tune a copy of ``base`` to map unrelaxed structures to relaxed eV/atom.
 
-    A seeded split holds out ``held_out_fraction`` of the structures (at least one, and at
-    least one is kept for training); the report gives the held-out MAE of ``base`` and of
-    the fine-tuned model, both from :func:`predict_energies`. The held-out set is never
-    used to choose anything, so the "after" number is an honest estimate. ``base``
-    (default: the shipped CHGNet) is left untouched.
+    A seeded split by id holds out about ``held_out_fraction`` of the structures (at
+    least one, and at least one is kept for training). The report gives the held-out MAE
+    of ``base`` and of the fine-tuned model, both from :func:`predict_energies`; the
+    held-out set chooses nothing, so "after" is an honest estimate. ``base`` (default:
+    the shipped CHGNet) is left untouched.
     """
     structures = _check_structures(structures)
     targets = _check_targets(structures, energies_per_atom)
@@ -94,7 +94,7 @@ def finetune_screener(structures: Sequence[Structure], energies_per_atom: Sequen
     _check_settings(epochs, lr, held_out_fraction, batch_size)
     start = time.perf_counter()
     base = base or load_model()
-    train, held = _split(len(structures), held_out_fraction, seed)
+    train, held = _split(ids, held_out_fraction, seed)
     held_structures = [structures[i] for i in held]
     mae_before = _mae(predict_energies(held_structures, model=base), targets[held])
 
@@ -114,7 +114,10 @@ def finetune_screener(structures: Sequence[Structure], energies_per_atom: Sequen
 
 
 def _check_targets(structures: list[Structure], energies: Sequence[float]) -> np.ndarray:
-    values = np.asarray(list(energies), dtype=float)
+    try:
+        values = np.asarray(list(energies), dtype=float)
+    except (TypeError, ValueError):
+        raise InvalidInput("energies_per_atom must be numbers (eV/atom)") from None
     if values.shape != (len(structures),):
         raise InvalidInput(f"{len(structures)} structures but {values.size} energies")
     if len(structures) < 2:
@@ -147,11 +150,22 @@ def _check_settings(epochs: int, lr: float, held_out_fraction: float, batch_size
         raise InvalidInput(f"batch_size must be at least 1, got {batch_size}")
 
 
-def _split(n: int, held_out_fraction: float, seed: int) -> tuple[list[int], list[int]]:
-    """Seeded train / held-out indices (both sorted, both non-empty)."""
-    order = np.random.default_rng(seed).permutation(n)
-    n_held = min(max(round(held_out_fraction * n), 1), n - 1)
-    return sorted(order[n_held:].tolist()), sorted(order[:n_held].tolist())
+def _split(ids: list[str], held_out_fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """Train / held-out indices (both non-empty), decided per id by a seeded hash.
+
+    Deciding per id rather than by shuffling the whole list keeps a structure on the same
+    side as the campaign's data set grows: a later version's held-out structures were
+    never in an earlier version's training set, so "better than the parent" is measured on
+    data neither of them has seen.
+    """
+    scores = [int.from_bytes(hashlib.sha256(f"{seed}:{i}".encode()).digest()[:8], "big") / 2**64
+              for i in ids]
+    held = {k for k, score in enumerate(scores) if score < held_out_fraction}
+    if not held:
+        held = {int(np.argmin(scores))}
+    if len(held) == len(ids):
+        held.discard(int(np.argmax(scores)))
+    return [k for k in range(len(ids)) if k not in held], sorted(held)
 
 
 def _mae(predicted: np.ndarray, target: np.ndarray) -> float:
