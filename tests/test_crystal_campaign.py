@@ -127,7 +127,7 @@ def small_references():
     from mofgen.crystal.energy import build_references
 
     names = ["Li (bcc)", "Fe (bcc)", "O2 (molecule)", "Li2O", "Fe2O3"]
-    return build_references(reference_phases(names=names), steps=30)
+    return build_references(reference_phases(names=names), steps=10)
 
 
 def test_batched_validation_rejects_invalid_duplicate_and_unstable_crystals(
@@ -141,17 +141,18 @@ def test_batched_validation_rejects_invalid_duplicate_and_unstable_crystals(
                             {"$set": {"references": small_references.as_dict()}})
     li2o = reference_phases(names=["Li2O"])[0].structure
     hematite = reference_phases(names=["Fe2O3"])[0].structure
+    # (uniformly scaled copies would be duplicates: StructureMatcher compares at equal volume)
     squeezed = li2o.copy()
-    squeezed.scale_lattice(li2o.volume * 0.3)  # atoms 0.6 A apart: fails min_distance
+    squeezed.apply_strain([-0.88, 0, 0])  # atoms 0.39 A apart: fails min_distance (0.5 A)
     stretched = hematite.copy()
-    stretched.scale_lattice(hematite.volume * 3.0)  # bonds broken: formation energy > -0.2
+    stretched.apply_strain([0, 0, 1.5])  # c x2.5, Fe-O bonds broken: E_f above -0.2 eV/atom
     ids = {}
     for name, s in [("li2o", li2o), ("hematite", hematite), ("squeezed", squeezed),
                     ("stretched", stretched)]:
         ids[name], created = insert_crystal(db, "screen", s)
         assert created, name
     # a copy that slipped in past the insert-time check (e.g. two generators racing)
-    twin = StructureDoc.from_structure(copies(li2o)["rotated"], "screen", kind="crystal",
+    twin = StructureDoc.from_structure(copies(li2o)["supercell"], "screen", kind="crystal",
                                        identifiers={"crystal_key": "Li2O:225"})
     db.structures.insert_one(twin.to_mongo())
     ids["twin"] = twin.id
@@ -163,7 +164,7 @@ def test_batched_validation_rejects_invalid_duplicate_and_unstable_crystals(
     for name in ("li2o", "hematite"):
         assert docs[name]["state"] == "validated", docs[name].get("rejection")
         assert docs[name]["validate"]["formation_energy_per_atom"] < -1.0, name
-    assert docs["squeezed"]["rejection"]["value"] < 1.0  # shortest distance, A
+    assert docs["squeezed"]["rejection"]["value"] < 0.5  # shortest distance, A
     assert "min_distance" in [c["name"] for c in docs["squeezed"]["validate"]["checks"]
                               if not c["passed"]]
     assert docs["twin"]["rejection"]["reason"] == f"duplicate of {ids['li2o']}"
