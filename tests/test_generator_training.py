@@ -67,3 +67,15 @@ def test_register_load_and_errors(db):
     sample = next(generate(loaded, 2, "cyano", steps=5))
     assert all(item.model_version == doc.id for item in sample)
     assert np.asarray(sample[0].coords).shape == (len(sample[0].symbols), 3)
+
+
+def test_oversampling_an_anchor_kind_repeats_its_molecules_each_epoch():
+    entries, _ = entries_from_smiles(["OC(=O)c1ccc(cc1)C(=O)O", "N#Cc1ccc(C#N)cc1"])
+    plain = pretrain(entries, TrainConfig(epochs=1, batch_size=1), {"hidden": 8, "layers": 1})[1]
+    heavy = pretrain(entries, TrainConfig(epochs=1, batch_size=1, oversample={"cyano": 3}),
+                     {"hidden": 8, "layers": 1})[1]
+    assert (plain["molecules"], plain["steps"]) == (2, 2)
+    assert (heavy["molecules"], heavy["steps"]) == (4, 4)  # 1 COO + 3 x the nitrile
+    assert heavy["config"]["oversample"] == {"cyano": 3}
+    with pytest.raises(InvalidInput):
+        TrainConfig(oversample={"cyano": 0}).check()

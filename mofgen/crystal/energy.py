@@ -44,7 +44,8 @@ def load_model(name: str = DEFAULT_MODEL) -> CHGNet:
     """The CHGNet model (loaded once per process; weights ship with the package)."""
     from chgnet.model import CHGNet
 
-    return CHGNet.load(model_name=name, use_device="cpu", verbose=False)
+    with contextlib.redirect_stdout(io.StringIO()):  # "CHGNet v0.3.0 initialized ..."
+        return CHGNet.load(model_name=name, use_device="cpu", verbose=False)
 
 
 def method_label(model: CHGNet | None = None) -> str:
