@@ -66,17 +66,28 @@ def run_stage(stage: str, doc_id: str, db_target: str, compute: Compute) -> dict
                     "state": current.get("state")}
         workdir = Path.cwd() / f"{stage}-{doc_id}"
         workdir.mkdir(parents=True, exist_ok=True)
-        try:
-            outcome = compute(doc, workdir)
-        except MofgenError as exc:
-            outcome = Outcome(failure=f"{type(exc).__name__}: {exc}")
-        except Exception as exc:  # a tool or library broke: record it, keep the trace in logs
-            log.error("stage %s on %s raised:\n%s", stage, doc_id, traceback.format_exc())
-            outcome = Outcome(failure=f"{type(exc).__name__}: {exc}"[:2000])
+        outcome, failure = _guarded(compute, doc, workdir, what=f"stage {stage} on {doc_id}")
+        if failure is not None:
+            outcome = Outcome(failure=failure)
         outcome.record.setdefault("workdir", str(workdir))
         return write_outcome(machine, doc_id, stage, outcome)
     finally:
         db.close()
+
+
+def _guarded(compute: Callable[..., Any], *args: Any, what: str) -> tuple[Any, str | None]:
+    """``(compute(*args), None)``, or ``(None, message)`` when it raised.
+
+    mofgen's own errors are expected outcomes (one line); anything else is a broken tool
+    or library, recorded with its trace in the worker's log.
+    """
+    try:
+        return compute(*args), None
+    except MofgenError as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+    except Exception as exc:
+        log.error("%s raised:\n%s", what, traceback.format_exc())
+        return None, f"{type(exc).__name__}: {exc}"[:2000]
 
 
 def write_outcome(machine: StateMachine, doc_id: str, stage: str, outcome: Outcome
@@ -116,17 +127,9 @@ def run_batch_stage(stage: str, doc_ids: list[str], db_target: str,
             return {"stage": stage, "results": list(results.values())}
         workdir = Path.cwd() / f"{stage}-batch-{docs[0]['_id']}"
         workdir.mkdir(parents=True, exist_ok=True)
-        try:
-            outcomes = compute(docs, workdir)
-        except MofgenError as exc:
-            outcomes = {}
-            message = f"{type(exc).__name__}: {exc}"
-        except Exception as exc:  # a tool or library broke: record it, keep the trace in logs
-            log.error("batch %s raised:\n%s", stage, traceback.format_exc())
-            outcomes = {}
-            message = f"{type(exc).__name__}: {exc}"[:2000]
-        else:
-            message = "the batch computation returned no outcome for this document"
+        outcomes, failure = _guarded(compute, docs, workdir, what=f"batch {stage}")
+        outcomes = outcomes or {}
+        message = failure or "the batch computation returned no outcome for this document"
         for doc in docs:
             outcome = outcomes.get(doc["_id"]) or Outcome(failure=message)
             results[doc["_id"]] = write_outcome(machine, doc["_id"], stage, outcome)

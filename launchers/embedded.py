@@ -170,10 +170,10 @@ class EmbeddedRun:
         if best:
             text += f" | best CO2 uptake {best['adsorb']['co2_uptake']:.3f} mol/kg"
         if self.config is not None and self.config.kind == "crystal":
+            limit = self.config.crystal.hull_threshold_eV  # indexed, unlike near_hull
             near = self.db.structures.count_documents(
-                {"campaign": self.campaign, "simulate.near_hull": True})
+                {"campaign": self.campaign, "simulate.e_above_hull": {"$lte": limit}})
             if near:
-                limit = self.config.crystal.hull_threshold_eV
                 text += f" | {near} within {limit} eV/atom of the hull"
         return f"[{self.campaign}] {text}"
 

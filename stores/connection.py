@@ -137,6 +137,21 @@ class MofgenDB:
             mongomock_ng.gridfs.enable_gridfs_integration()
         return gridfs.GridFS(self.db, collection=collection)
 
+    def put_checkpoint(self, version: str, data: bytes) -> Any:
+        """Store a model version's checkpoint bytes in GridFS; returns the file id."""
+        return self.gridfs().put(data, filename=f"{version}.pt", version=version)
+
+    def read_checkpoint(self, doc: dict[str, Any], kind: str) -> bytes:
+        """Checkpoint bytes of a ``models`` document that must be of ``kind``."""
+        version = doc["_id"]
+        if doc.get("kind", "generator") != kind:
+            raise InvalidInput(f"model version {version} is a {doc.get('kind')}, not a {kind}")
+        try:
+            return self.gridfs().get(doc["checkpoint_file_id"]).read()
+        except Exception as exc:  # a missing or damaged GridFS file
+            raise InvalidInput(f"checkpoint of {kind} version {version} is unreadable: "
+                               f"{type(exc).__name__}") from None
+
     def launchpad(self):
         """FireWorks' ``LaunchPad`` on this database (its own untouched collections)."""
         if self._launchpad is None:

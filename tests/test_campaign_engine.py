@@ -23,6 +23,7 @@ from mofgen.launchers.fireworks import stage_workflow, submit
 from mofgen.launchers.local import LocalLaunchers
 from mofgen.states import StateMachine
 from mofgen.stores.connection import connect
+from tests.helpers.polling import wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 LINKERS = [
@@ -49,16 +50,6 @@ def seed(db, campaign: str, structures) -> list[str]:
         assert machine.create(doc)
         ids.append(doc.id)
     return ids
-
-
-def wait_for(predicate, timeout_s: float = 600, every_s: float = 0.5):
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every_s)
-    raise AssertionError("condition not reached in time")
 
 
 def test_two_launchers_never_process_the_same_structure_twice(db, tmp_path, pillared_mofs):

@@ -22,6 +22,7 @@ from mofgen.crystal.dedup import find_duplicate
 from mofgen.crystal.prototypes import reference_phases
 from mofgen.documents import CampaignConfig, StructureDoc
 from mofgen.stores.connection import connect
+from tests.helpers.polling import wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 CRYSTAL = {"kind": "crystal", "system": "Li-Fe-O"}
@@ -196,16 +197,6 @@ def _run(db_dir: str, config: Path) -> subprocess.Popen:
         start_new_session=True)
 
 
-def _wait_for(predicate, timeout_s: float = 900, every_s: float = 0.5):
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every_s)
-    raise AssertionError("condition not reached in time")
-
-
 def test_li_fe_o_campaign_survives_kill_9_and_finds_the_known_phases_on_the_hull(
         db_dir, tmp_path):
     config = tmp_path / "lifeo.yaml"
@@ -219,7 +210,7 @@ def test_li_fe_o_campaign_survives_kill_9_and_finds_the_known_phases_on_the_hull
         leased = db.structures.find_one({"campaign": "lifeo", "lock": {"$ne": None}})
         return leased if done >= 1 and leased else None
 
-    interrupted = _wait_for(simulated_and_busy)
+    interrupted = wait_for(simulated_and_busy, timeout_s=900)
     before = {d["_id"]: d["history"] for d in db.structures.find({"campaign": "lifeo"})}
     os.killpg(first.pid, signal.SIGKILL)
     first.wait()

@@ -17,8 +17,6 @@ LINKERS = ["OC(=O)c1ccc(cc1)C(=O)O", "OC(=O)c1ccc(C(=O)O)cc1C"]
 
 def seed_store(target: str, n: int = 200) -> list[str]:
     db = connect(target)
-    for keys in q.EXTRA_INDEXES:  # the dashboard's indexes (to join stores.connection.INDEXES)
-        db.structures.create_index(keys)
     structures = [assemble_mof([s], pillar="C1CN2CCN1CC2").structure for s in LINKERS]
     ids = seed_campaign(db, "demo", n, structures, smiles=LINKERS)
     db.close()

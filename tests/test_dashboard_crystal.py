@@ -119,8 +119,6 @@ def seed_crystal_store(target: str) -> None:
     """Crystal campaigns (full, references only, nothing yet, binary, broken) and a MOF one."""
     db = connect(target)
     try:
-        for keys in q.EXTRA_INDEXES:
-            db.structures.create_index(keys)
         refs = references()
         crystal_campaign(db, "fe-li-o", refs=refs, docs=CANDIDATES)
         crystal_campaign(db, "refs-only", refs=refs, docs={

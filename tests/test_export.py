@@ -15,6 +15,7 @@ from mofgen.documents import StructureDoc
 from mofgen.errors import InvalidInput, NotFound
 from mofgen.export import export_campaign
 from mofgen.stores.connection import connect
+from tests.helpers.exports import export_files
 
 LINKERS = ["OC(=O)c1ccc(cc1)C(=O)O", "OC(=O)c1ccc(C(=O)O)cc1C"]
 
@@ -88,16 +89,8 @@ def test_export_round_trips(seeded, tmp_path):
 
 def test_reexport_is_deterministic(seeded, tmp_path):
     target, _ = seeded
-    digests = []
-    for name in ("a", "b"):
-        db = connect(target, create=False)
-        try:
-            export_campaign(db, "demo", tmp_path / name, min_state="adsorbed")
-        finally:
-            db.close()
-        folder = tmp_path / name
-        digests.append({p.relative_to(folder).as_posix(): p.read_bytes()
-                        for p in sorted(folder.rglob("*")) if p.is_file()})
+    digests = [export_files(target, "demo", tmp_path / name, min_state="adsorbed")
+               for name in ("a", "b")]
     assert digests[0] == digests[1]
     assert len(digests[0]) > 4
 

@@ -12,6 +12,7 @@ from mofgen.documents import StructureDoc
 from mofgen.export import export_campaign
 from mofgen.export.queries import lowest_hull, structures_store
 from mofgen.stores.connection import connect
+from tests.helpers.exports import export_files
 from tests.test_dashboard_crystal import CANDIDATES, SIMULATED, seed_crystal_store
 
 pytestmark = pytest.mark.filterwarnings("ignore:Issues encountered while parsing CIF")
@@ -94,16 +95,8 @@ def test_crystal_export_files(exported):
 
 
 def test_crystal_reexport_is_deterministic(target, tmp_path):
-    digests = []
-    for name in ("a", "b"):
-        db = connect(target, create=False)
-        try:
-            export_campaign(db, "fe-li-o", tmp_path / name, min_state="simulated")
-        finally:
-            db.close()
-        folder = tmp_path / name
-        digests.append({p.relative_to(folder).as_posix(): p.read_bytes()
-                        for p in sorted(folder.rglob("*")) if p.is_file()})
+    digests = [export_files(target, "fe-li-o", tmp_path / name, min_state="simulated")
+               for name in ("a", "b")]
     assert digests[0] == digests[1]
     assert sorted(k for k in digests[0] if k.startswith("cif/")) == [
         f"cif/{i}.cif" for i in sorted(SIMULATED)]

@@ -134,8 +134,7 @@ def ensure_references(db, campaign: str, config: CampaignConfig, say=None):
     from mofgen.crystal.energy import References, build_references
     from mofgen.crystal.prototypes import reference_phases
 
-    stored = (db.campaigns.find_one({"_id": campaign}, {"references": 1}) or {}).get(
-        "references")
+    stored = _stored_references(db, campaign)
     if stored:
         return References.from_dict(stored)
     phases = reference_phases(config.system or "")
@@ -146,7 +145,12 @@ def ensure_references(db, campaign: str, config: CampaignConfig, say=None):
     # first writer wins: a concurrent builder's copy is discarded, not mixed
     db.campaigns.update_one({"_id": campaign, "references": None},
                             {"$set": {"references": refs.as_dict(), "updated_at": utcnow()}})
-    return References.from_dict(db.campaigns.find_one({"_id": campaign})["references"])
+    return References.from_dict(_stored_references(db, campaign))
+
+
+def _stored_references(db, campaign: str) -> dict[str, Any] | None:
+    doc = db.campaigns.find_one({"_id": campaign}, {"references": 1}) or {}
+    return doc.get("references")
 
 
 @lru_cache(maxsize=8)
@@ -156,8 +160,7 @@ def _references_cached(target: str, campaign: str):
 
     db = connect(target)
     try:
-        stored = (db.campaigns.find_one({"_id": campaign}, {"references": 1}) or {}).get(
-            "references")
+        stored = _stored_references(db, campaign)
     finally:
         db.close()
     if not stored:

@@ -302,7 +302,7 @@ def register_screener(db: Any, model: CHGNet, parent: str | None,
     if db.models.find_one({"_id": version}, {"_id": 1}):
         return version  # an identical model and report, registered within the same second
     data = screener_to_bytes(model)
-    file_id = db.gridfs().put(data, filename=f"{version}.pt", version=version)
+    file_id = db.put_checkpoint(version, data)
     metrics = {"n_train": report.n_train, "n_held_out": report.n_held_out,
                "mae_before_eV_per_atom": report.mae_before_eV_per_atom,
                "mae_after_eV_per_atom": report.mae_after_eV_per_atom,
@@ -328,14 +328,7 @@ def load_screener(db: Any, version: str) -> CHGNet:
     doc = db.models.find_one({"_id": version})
     if doc is None:
         raise NotFound(f"screener version {version} not found")
-    if doc.get("kind") != "screener":
-        raise InvalidInput(f"model version {version} is a {doc.get('kind')}, not a screener")
-    try:
-        data = db.gridfs().get(doc["checkpoint_file_id"]).read()
-    except Exception as exc:
-        raise InvalidInput(f"checkpoint of screener version {version} is unreadable: "
-                           f"{type(exc).__name__}") from None
-    model = screener_from_bytes(data)
+    model = screener_from_bytes(db.read_checkpoint(doc, "screener"))
     _remember(version, model)
     return model
 

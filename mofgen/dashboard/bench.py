@@ -28,8 +28,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     db = connect(args.db)
-    for keys in q.EXTRA_INDEXES:
-        db.structures.create_index(keys)
     if db.structures.count_documents({"campaign": "bench"}) < args.n:
         linkers = ["OC(=O)c1ccc(cc1)C(=O)O", "OC(=O)c1ccc(C(=O)O)cc1C"]
         structures = [assemble_mof([s], pillar="C1CN2CCN1CC2").structure for s in linkers]

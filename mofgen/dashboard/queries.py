@@ -33,17 +33,6 @@ STAGE_FIELDS = {  # stage → the indexed time its record was written
     "simulate": "simulate.finished",
     "adsorb": "adsorb.finished",
 }
-# Indexes the dashboard needs beyond stores.connection.INDEXES (to be added there).
-EXTRA_INDEXES: list[list[tuple[str, int]]] = [
-    [("campaign", 1), ("validate.finished", 1)],
-    [("campaign", 1), ("simulate.finished", 1)],
-    [("campaign", 1), ("adsorb.finished", 1)],
-    [("campaign", 1), ("created_at", 1)],
-    [("campaign", 1), ("adsorb.heat_of_adsorption_kJ_per_mol", 1)],
-    [("campaign", 1), ("simulate.e_above_hull", 1)],
-    [("campaign", 1), ("simulate.formation_energy_per_atom", 1)],
-    [("campaign", 1), ("validate.formation_energy_per_atom", 1)],
-]
 SORTS = {  # MOF campaigns: table column → (document path, default direction)
     "co2_uptake": ("adsorb.co2_uptake", -1),
     "strain": ("validate.strain", 1),
@@ -655,7 +644,7 @@ def crystal_card(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 __all__ = [
-    "CRYSTAL_SORTS", "EXTRA_INDEXES", "ReadOnlyDB", "campaign_charts", "campaign_summary",
+    "CRYSTAL_SORTS", "ReadOnlyDB", "campaign_charts", "campaign_summary",
     "campaigns_list", "crystal_card", "phase_diagram", "sorts_for", "structure_doc",
     "top_structures",
 ]

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mofgen.documents import ModelVersionDoc
-from mofgen.errors import InvalidInput, NotFound
+from mofgen.errors import NotFound
 from mofgen.generator.model import GeneratorModel
 
 SHIPPED_NAMES = {"shipped", "pretrained", "default"}
@@ -63,7 +63,7 @@ def register(db: Any, model: GeneratorModel, parent: str | None = None,
     existing = db.models.find_one({"_id": version})
     if existing:
         return ModelVersionDoc.from_mongo(existing)
-    file_id = db.gridfs().put(data, filename=f"{version}.pt", version=version)
+    file_id = db.put_checkpoint(version, data)
     doc = ModelVersionDoc(_id=version, kind="generator", parent=parent,
                           training_set_ids=list(training_set_ids or []),
                           hyperparameters={**model.hyperparameters, **(hyperparameters or {})},
@@ -104,13 +104,7 @@ def load_version(db: Any, version: str) -> GeneratorModel:
         known = [d["_id"] for d in db.models.find({"kind": "generator"}, {"_id": 1}).limit(5)]
         hint = f" (known: {', '.join(known)})" if known else " (no generator versions yet)"
         raise NotFound(f"model version {version} not found{hint}")
-    if doc.get("kind") != "generator":
-        raise InvalidInput(f"model version {version} is a {doc.get('kind')}, not a generator")
-    try:
-        data = db.gridfs().get(doc["checkpoint_file_id"]).read()
-    except Exception as exc:
-        raise InvalidInput(f"checkpoint of model version {version} is unreadable: "
-                           f"{type(exc).__name__}") from None
+    data = db.read_checkpoint(doc, "generator")
     return GeneratorModel.from_bytes(data, version, source=f"checkpoint of version {version}")
 
 
