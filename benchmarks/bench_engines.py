@@ -21,12 +21,12 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 from pymatgen.core import Structure  # noqa: E402
 
-from mofgen.engines.charges import ChargeMaker  # noqa: E402
-from mofgen.engines.chgnet_relax import ChgnetRelaxMaker  # noqa: E402
+from mofgen.engines.charges import ChargeEquilibration  # noqa: E402
+from mofgen.engines.chgnet_relax import ChgnetRelaxation  # noqa: E402
 from mofgen.engines.lammps_md import StabilityMaker  # noqa: E402
-from mofgen.engines.raspa import AdsorptionMaker  # noqa: E402
+from mofgen.engines.raspa import GcmcAdsorption  # noqa: E402
 from mofgen.engines.uff_typing import type_structure  # noqa: E402
-from mofgen.engines.zeopp import PoreMaker  # noqa: E402
+from mofgen.engines.zeopp import PoreAnalysis  # noqa: E402
 
 HMOF0 = "/work/shared/reference/hmof/hMOF-0.cif"
 # MOFA Table I (450-node Polaris run): task, code, resource, seconds per structure
@@ -73,17 +73,17 @@ def main() -> None:
     rows.append(("md", per10k, f"per 10k steps, {md.n_atoms_md} atoms, "
                  f"{per10k / md.n_atoms_md * 1e3:.2f} ms/atom; strain {md.strain:.3f}"))
 
-    relax = ChgnetRelaxMaker(steps=args.relax_steps).run(s, work / "relax")
+    relax = ChgnetRelaxation(steps=args.relax_steps).run(s, work / "relax")
     rows.append(("relax", relax.wall_time_s, f"CHGNet {relax.n_steps} steps, {len(s)} atoms "
                  f"(incl. ~6 s start-up)"))
 
-    q = ChargeMaker().run(s, work / "charges")
+    q = ChargeEquilibration().run(s, work / "charges")
     rows.append(("charges", q.wall_time_s, "LAMMPS QEq"))
 
-    zeo = PoreMaker().run(s, work / "zeo")
+    zeo = PoreAnalysis().run(s, work / "zeo")
     rows.append(("zeo", zeo.wall_time_s, f"LCD {zeo.lcd_A:.1f} Å, PLD {zeo.pld_A:.1f} Å"))
 
-    gcmc = AdsorptionMaker(cycles=args.gcmc_cycles).run(s, work / "gcmc", charges=q.charges)
+    gcmc = GcmcAdsorption(cycles=args.gcmc_cycles).run(s, work / "gcmc", charges=q.charges)
     per1k = gcmc.wall_time_s * 1000 / (2 * args.gcmc_cycles)
     rows.append(("gcmc", per1k, f"per 1000 cycles, {'x'.join(map(str, gcmc.unit_cells))} cells;"
                  f" CO2 {gcmc.uptake_mol_per_kg:.3f} ± {gcmc.uptake_error_mol_per_kg:.3f} mol/kg"))

@@ -14,25 +14,25 @@ from mofgen.documents import CampaignConfig
 def stage_makers(config: CampaignConfig) -> dict[str, Any]:
     if config.kind == "crystal":
         return crystal_makers(config)
-    from mofgen.engines.chgnet_relax import ChgnetRelaxMaker
-    from mofgen.engines.cp2k_relax import Cp2kRelaxMaker
+    from mofgen.engines.chgnet_relax import ChgnetRelaxation
+    from mofgen.engines.cp2k_relax import Cp2kRelaxation
     from mofgen.engines.lammps_md import StabilityMaker
-    from mofgen.engines.raspa import AdsorptionMaker
-    from mofgen.engines.zeopp import PoreMaker
+    from mofgen.engines.raspa import GcmcAdsorption
+    from mofgen.engines.zeopp import PoreAnalysis
     from mofgen.flows.adsorb import AdsorbMaker
     from mofgen.flows.simulate import SimulateMaker
     from mofgen.flows.validate import ValidateMaker
 
     t = config.thresholds
-    relax = (Cp2kRelaxMaker() if config.fidelity == "dft"
-             else ChgnetRelaxMaker(steps=config.relax_steps))
+    relax = (Cp2kRelaxation() if config.fidelity == "dft"
+             else ChgnetRelaxation(steps=config.relax_steps))
     makers: dict[str, Any] = {
         "validate": ValidateMaker(md=StabilityMaker(
             steps=config.md_steps, temperature_K=config.temperature_K,
             stable_strain=t.stable_strain, reject_strain=t.retrain_strain)),
-        "simulate": SimulateMaker(relax=relax, pores=PoreMaker(
+        "simulate": SimulateMaker(relax=relax, pores=PoreAnalysis(
             probe_radius_A=t.min_pore_diameter_A / 2)),
-        "adsorb": AdsorbMaker(gcmc=AdsorptionMaker(
+        "adsorb": AdsorbMaker(gcmc=GcmcAdsorption(
             temperature_K=config.temperature_K, pressure_bar=config.pressure_bar,
             cycles=config.gcmc_cycles)),
     }

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pymatgen.core import Structure
 
-from mofgen.engines.raspa import AdsorptionMaker
+from mofgen.engines.raspa import GcmcAdsorption
 from mofgen.engines.results import Status
 from mofgen.flows._stage import Outcome, StageMaker
 
@@ -15,7 +15,7 @@ from mofgen.flows._stage import Outcome, StageMaker
 @dataclass
 class AdsorbMaker(StageMaker):
     name: str = "adsorb"
-    gcmc: AdsorptionMaker = field(default_factory=AdsorptionMaker)
+    gcmc: GcmcAdsorption = field(default_factory=GcmcAdsorption)
 
     def compute(self, doc: dict, workdir: Path) -> Outcome:
         simulated = (doc.get("simulate") or {}).get("structure")

@@ -11,20 +11,20 @@ from pathlib import Path
 
 from pymatgen.core import Structure
 
-from mofgen.engines.charges import ChargeMaker
-from mofgen.engines.chgnet_relax import ChgnetRelaxMaker
-from mofgen.engines.cp2k_relax import Cp2kRelaxMaker
+from mofgen.engines.charges import ChargeEquilibration
+from mofgen.engines.chgnet_relax import ChgnetRelaxation
+from mofgen.engines.cp2k_relax import Cp2kRelaxation
 from mofgen.engines.results import EngineResult, Status
-from mofgen.engines.zeopp import PoreMaker
+from mofgen.engines.zeopp import PoreAnalysis
 from mofgen.flows._stage import Outcome, StageMaker
 
 
 @dataclass
 class SimulateMaker(StageMaker):
     name: str = "simulate"
-    relax: ChgnetRelaxMaker | Cp2kRelaxMaker = field(default_factory=ChgnetRelaxMaker)
-    charges: ChargeMaker = field(default_factory=ChargeMaker)
-    pores: PoreMaker = field(default_factory=PoreMaker)
+    relax: ChgnetRelaxation | Cp2kRelaxation = field(default_factory=ChgnetRelaxation)
+    charges: ChargeEquilibration = field(default_factory=ChargeEquilibration)
+    pores: PoreAnalysis = field(default_factory=PoreAnalysis)
 
     def compute(self, doc: dict, workdir: Path) -> Outcome:
         relax = self.relax.run(Structure.from_dict(doc["structure"]), workdir / "relax")

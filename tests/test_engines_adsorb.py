@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from mofgen.engines.adsorption import AdsorbPipelineMaker
-from mofgen.engines.charges import ChargeMaker
-from mofgen.engines.raspa import AdsorptionMaker
+from mofgen.engines.adsorption import AdsorptionScreen
+from mofgen.engines.charges import ChargeEquilibration
+from mofgen.engines.raspa import GcmcAdsorption
 from mofgen.engines.results import Status
-from mofgen.engines.zeopp import PoreMaker
+from mofgen.engines.zeopp import PoreAnalysis
 from tests.conftest import HMOF0  # noqa: E402
 
 
@@ -27,11 +27,11 @@ def dense() -> Structure:
 
 @pytest.fixture(scope="module")
 def hmof0_charges(hmof0, tmp_path_factory):
-    return ChargeMaker().run(hmof0, tmp_path_factory.mktemp("qeq"))
+    return ChargeEquilibration().run(hmof0, tmp_path_factory.mktemp("qeq"))
 
 
 def test_zeopp_hmof0_is_porous(hmof0, tmp_path):
-    result = PoreMaker().run(hmof0, tmp_path)
+    result = PoreAnalysis().run(hmof0, tmp_path)
     assert result.status == Status.ok, result.reason
     assert result.accessible
     assert 10.0 < result.lcd_A < 13.0 and 6.5 < result.pld_A < 9.0
@@ -40,7 +40,7 @@ def test_zeopp_hmof0_is_porous(hmof0, tmp_path):
 
 
 def test_zeopp_rejects_dense_structure(dense, tmp_path):
-    result = PoreMaker().run(dense, tmp_path)
+    result = PoreAnalysis().run(dense, tmp_path)
     assert result.status == Status.rejected
     assert "PLD" in result.reason and result.pld_A < 3.3
 
@@ -75,7 +75,7 @@ def test_gcmc_co2_uptake_hmof0(hmof0, hmof0_charges, tmp_path):
     electrostatics), so we accept 0.05-0.8 mol/kg: a factor ~3 either side of the
     literature range. A 500+500-cycle run gave 0.31 ± 0.04 mol/kg.
     """
-    result = AdsorptionMaker(cycles=300, print_every=100).run(
+    result = GcmcAdsorption(cycles=300, print_every=100).run(
         hmof0, tmp_path, charges=hmof0_charges.charges)
     assert result.status == Status.ok, result.reason
     assert result.unit_cells == (3, 3, 3)  # 2 x 12.8 Å cutoff in a 12.76 Å cell
@@ -86,13 +86,13 @@ def test_gcmc_co2_uptake_hmof0(hmof0, hmof0_charges, tmp_path):
 
 
 def test_gcmc_without_charges_is_a_typed_failure(hmof0, tmp_path):
-    result = AdsorptionMaker(cycles=10).run(hmof0, tmp_path)
+    result = GcmcAdsorption(cycles=10).run(hmof0, tmp_path)
     assert result.status == Status.failed
     assert "charges" in result.reason
 
 
 def test_pipeline_rejects_non_porous_before_gcmc(dense, tmp_path):
-    result = AdsorbPipelineMaker().run(dense, tmp_path)
+    result = AdsorptionScreen().run(dense, tmp_path)
     assert result.status == Status.rejected
     assert result.adsorption is None and result.charges is None
     assert not (tmp_path / "gcmc").exists()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from mofgen.engines.chgnet_relax import ChgnetRelaxMaker
-from mofgen.engines.cp2k_relax import Cp2kRelaxMaker, find_cp2k
+from mofgen.engines.chgnet_relax import ChgnetRelaxation
+from mofgen.engines.cp2k_relax import Cp2kRelaxation, find_cp2k
 from mofgen.engines.results import Status
 from tests.conftest import HMOF0  # noqa: E402
 
@@ -14,7 +14,7 @@ from tests.conftest import HMOF0  # noqa: E402
 @pytest.mark.slow
 def test_chgnet_relax_hmof0(tmp_path):
     structure = Structure.from_file(HMOF0)
-    result = ChgnetRelaxMaker(steps=10).run(structure, tmp_path)
+    result = ChgnetRelaxation(steps=10).run(structure, tmp_path)
     assert result.status == Status.ok, result.reason
     assert result.fidelity == "mlip"
     assert -8.0 < result.energy_per_atom_eV < -5.0
@@ -25,7 +25,7 @@ def test_chgnet_relax_hmof0(tmp_path):
 
 def test_cp2k_missing_binary_is_a_clear_failure(tmp_path):
     si = Structure(Lattice.cubic(5.43), ["Si", "Si"], [[0, 0, 0], [0.25, 0.25, 0.25]])
-    result = Cp2kRelaxMaker(executable="cp2k-not-installed").run(si, tmp_path)
+    result = Cp2kRelaxation(executable="cp2k-not-installed").run(si, tmp_path)
     assert result.status == Status.failed
     assert "CP2K not installed" in result.reason
 
@@ -38,7 +38,7 @@ def test_cp2k_tiny_cell_opt(tmp_path):
                    [[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5],
                     [0.25, 0.25, 0.25], [0.75, 0.75, 0.25], [0.75, 0.25, 0.75],
                     [0.25, 0.75, 0.75]])
-    result = Cp2kRelaxMaker(max_steps=1, cutoff_Ry=150, rel_cutoff_Ry=30).run(si, tmp_path)
+    result = Cp2kRelaxation(max_steps=1, cutoff_Ry=150, rel_cutoff_Ry=30).run(si, tmp_path)
     assert result.status == Status.ok, result.reason
     assert result.energy_eV < -800  # 8 Si with GTH pseudopotentials: about -848 eV
     assert result.n_steps >= 1

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 
 from mofgen.commands import emit
-from mofgen.engines.adsorption import AdsorbPipelineMaker, AdsorbPipelineResult
+from mofgen.engines.adsorption import AdsorptionScreen, AdsorptionScreenResult
 from mofgen.engines.inputs import read_structure
-from mofgen.engines.raspa import ADSORBATES, AdsorptionMaker
+from mofgen.engines.raspa import ADSORBATES, GcmcAdsorption
 from mofgen.engines.results import Status
 from mofgen.errors import InvalidInput, ToolFailure
 
@@ -16,9 +16,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "adsorb", help="GCMC gas uptake of a CIF (Zeo++ screen, QEq charges, RASPA2)")
     parser.add_argument("file", help="CIF (or any structure file pymatgen reads)")
-    parser.add_argument("--cycles", type=int, default=AdsorptionMaker.cycles,
+    parser.add_argument("--cycles", type=int, default=GcmcAdsorption.cycles,
                         help=f"production (and initialisation) cycles "
-                             f"(default {AdsorptionMaker.cycles})")
+                             f"(default {GcmcAdsorption.cycles})")
     parser.add_argument("--pressure", type=float, default=0.1, help="bar (default 0.1)")
     parser.add_argument("--temperature", type=float, default=300.0, help="K (default 300)")
     parser.add_argument("--adsorbate", choices=ADSORBATES, default="CO2")
@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _human(r: AdsorbPipelineResult) -> str:
+def _human(r: AdsorptionScreenResult) -> str:
     p = r.pores
     lines = [f"status: {r.status.value}" + (f" ({r.reason})" if r.reason else "")]
     if p.lcd_A is not None:
@@ -55,10 +55,10 @@ def run(args: argparse.Namespace) -> int:
     if args.pressure <= 0 or args.temperature <= 0:
         raise InvalidInput("--pressure and --temperature must be positive")
     structure = read_structure(args.file)
-    maker = AdsorbPipelineMaker(gcmc=AdsorptionMaker(
+    calc = AdsorptionScreen(gcmc=GcmcAdsorption(
         adsorbate=args.adsorbate, temperature_K=args.temperature, pressure_bar=args.pressure,
         cycles=args.cycles, use_charges=not args.no_charges))
-    result = maker.run(structure, args.workdir)
+    result = calc.run(structure, args.workdir)
     if result.charges is not None:
         result.charges.structure = None  # the charges list is enough on the terminal
     emit(result, args.json, _human)

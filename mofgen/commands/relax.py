@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from mofgen.commands import emit
-from mofgen.engines.chgnet_relax import ChgnetRelaxMaker
-from mofgen.engines.cp2k_relax import Cp2kRelaxMaker
+from mofgen.engines.chgnet_relax import ChgnetRelaxation
+from mofgen.engines.cp2k_relax import Cp2kRelaxation
 from mofgen.engines.inputs import read_structure
 from mofgen.engines.results import RelaxResult, Status
 from mofgen.errors import InvalidInput, ToolFailure
@@ -42,10 +42,10 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidInput("--steps must be a positive integer")
     structure = read_structure(args.file)
     if args.fidelity == "dft":
-        maker = Cp2kRelaxMaker() if args.steps is None else Cp2kRelaxMaker(max_steps=args.steps)
+        calc = Cp2kRelaxation() if args.steps is None else Cp2kRelaxation(max_steps=args.steps)
     else:
-        maker = ChgnetRelaxMaker() if args.steps is None else ChgnetRelaxMaker(steps=args.steps)
-    result = maker.run(structure, args.workdir)
+        calc = ChgnetRelaxation() if args.steps is None else ChgnetRelaxation(steps=args.steps)
+    result = calc.run(structure, args.workdir)
     emit(result, args.json, _human)
     if result.status == Status.failed:
         raise ToolFailure(f"{result.tool}: {result.reason} (inputs kept in {result.workdir})")

@@ -1,4 +1,7 @@
-"""The adsorb pipeline on one structure: pore screen -> charges -> GCMC.
+"""The adsorption screen of one structure: pore analysis -> charges -> GCMC.
+
+Used by ``mofgen adsorb FILE``; the campaign's adsorb stage (``flows/adsorb.py``) runs only
+the GCMC step, since its structures arrive with pores and charges from the simulate stage.
 
 Zeo++ first, so a framework a CO2 molecule cannot enter is rejected in a second instead
 of costing a GCMC run; then QEq charges; then RASPA2. Each step's typed result is kept.
@@ -13,13 +16,15 @@ from pydantic import BaseModel
 from pymatgen.core import Structure
 
 from mofgen.engines._tools import workdir_for
-from mofgen.engines.charges import ChargeMaker
-from mofgen.engines.raspa import AdsorptionMaker
+from mofgen.engines.charges import ChargeEquilibration
+from mofgen.engines.raspa import GcmcAdsorption
 from mofgen.engines.results import AdsorptionResult, ChargeResult, PoreResult, Status
-from mofgen.engines.zeopp import PoreMaker
+from mofgen.engines.zeopp import PoreAnalysis
 
 
-class AdsorbPipelineResult(BaseModel):
+class AdsorptionScreenResult(BaseModel):
+    """Outcome of the first step that stopped the screen (or of GCMC), with each step's result."""
+
     status: Status
     reason: str | None = None
     pores: PoreResult
@@ -28,16 +33,18 @@ class AdsorbPipelineResult(BaseModel):
 
 
 @dataclass
-class AdsorbPipelineMaker:
-    pores: PoreMaker = field(default_factory=PoreMaker)
-    charges: ChargeMaker = field(default_factory=ChargeMaker)
-    gcmc: AdsorptionMaker = field(default_factory=AdsorptionMaker)
+class AdsorptionScreen:
+    """Settings of the three calculations the screen chains."""
+
+    pores: PoreAnalysis = field(default_factory=PoreAnalysis)
+    charges: ChargeEquilibration = field(default_factory=ChargeEquilibration)
+    gcmc: GcmcAdsorption = field(default_factory=GcmcAdsorption)
 
     def run(self, structure: Structure, workdir: Path | str | None = None
-            ) -> AdsorbPipelineResult:
+            ) -> AdsorptionScreenResult:
         wd = workdir_for(workdir, "adsorb")
         pores = self.pores.run(structure, wd / "zeo")
-        out = AdsorbPipelineResult(status=pores.status, reason=pores.reason, pores=pores)
+        out = AdsorptionScreenResult(status=pores.status, reason=pores.reason, pores=pores)
         if pores.status != Status.ok:
             return out
         charges = None

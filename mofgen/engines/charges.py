@@ -36,7 +36,7 @@ HARTREE_EV, BOHR_A = 27.211386, 0.529177
 
 
 @dataclass
-class ChargeMaker:
+class ChargeEquilibration:
     """Settings of one charge-equilibration run."""
 
     cutoff_A: float = 12.0
@@ -57,15 +57,15 @@ def qeq_parameters() -> dict[str, dict]:
 
 
 def run_charges(
-    structure: Structure, maker: ChargeMaker | None = None, workdir: Path | str | None = None
+    structure: Structure, calc: ChargeEquilibration | None = None, workdir: Path | str | None = None
 ) -> ChargeResult:
     """QEq charges per site of ``structure``; writes ``charged.cif`` in the work directory."""
-    maker = maker or ChargeMaker()
+    calc = calc or ChargeEquilibration()
     wd = workdir_for(workdir, "qeq")
     t0 = time.perf_counter()
     result = ChargeResult(workdir=str(wd), tool=TOOL, method="QEq (Rappé-Goddard), qeq/slater")
     try:
-        charges = _equilibrate(structure, maker, wd, result)
+        charges = _equilibrate(structure, calc, wd, result)
     except EngineError as exc:
         result.status, result.reason = Status.failed, exc.message
         result.wall_time_s = time.perf_counter() - t0
@@ -77,15 +77,15 @@ def run_charges(
     result.max_abs_charge_e = float(np.abs(charges).max())
     result.structure = charged.as_dict()
     result.cif_file = str(write_p1_cif(structure, wd / "charged.cif", charges=charges))
-    if result.max_abs_charge_e > maker.max_abs_charge_e:
+    if result.max_abs_charge_e > calc.max_abs_charge_e:
         result.status = Status.failed
         result.reason = (f"QEq charges diverged: max |q| = {result.max_abs_charge_e:.2f} e "
-                         f"> {maker.max_abs_charge_e} e")
+                         f"> {calc.max_abs_charge_e} e")
     result.wall_time_s = time.perf_counter() - t0
     return result
 
 
-def _equilibrate(structure: Structure, m: ChargeMaker, wd: Path, result: ChargeResult):
+def _equilibrate(structure: Structure, m: ChargeEquilibration, wd: Path, result: ChargeResult):
     params = qeq_parameters()
     elements = sorted({site.specie.symbol for site in structure})
     missing = [el for el in elements if el not in params]

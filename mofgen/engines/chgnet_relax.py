@@ -24,7 +24,7 @@ TOOL = "chgnet"
 
 
 @dataclass
-class ChgnetRelaxMaker:
+class ChgnetRelaxation:
     """Settings of one CHGNet cell relaxation."""
 
     steps: int = 500
@@ -38,10 +38,10 @@ class ChgnetRelaxMaker:
 
 
 def run_chgnet_relax(
-    structure: Structure, maker: ChgnetRelaxMaker | None = None,
+    structure: Structure, calc: ChgnetRelaxation | None = None,
     workdir: Path | str | None = None,
 ) -> RelaxResult:
-    maker = maker or ChgnetRelaxMaker()
+    calc = calc or ChgnetRelaxation()
     wd = workdir_for(workdir, "chgnet")
     t0 = time.perf_counter()
     result = RelaxResult(
@@ -51,10 +51,10 @@ def run_chgnet_relax(
         initial_volume_A3=structure.volume,
     )
     (wd / "input.json").write_text(json.dumps({"structure": structure.as_dict(),
-                                               "settings": asdict(maker)}))
+                                               "settings": asdict(calc)}))
     try:
         out = run_json_tool(TOOL, [sys.executable, "-m", "mofgen.engines.chgnet_relax",
-                                   "input.json"], wd, maker.timeout_s, "relax.log", "output.json")
+                                   "input.json"], wd, calc.timeout_s, "relax.log", "output.json")
     except EngineError as exc:
         result.status, result.reason = Status.failed, exc.message
     else:
@@ -64,10 +64,10 @@ def run_chgnet_relax(
         result.final_volume_A3 = final.volume
         result.volume_change = final.volume / structure.volume - 1.0
         result.energy_per_atom_eV = out["energy_eV"] / len(final)
-        if abs(result.volume_change) > maker.max_volume_change:
+        if abs(result.volume_change) > calc.max_volume_change:
             result.status = Status.rejected
             result.reason = (f"cell volume changed by {result.volume_change:+.1%} on relaxation "
-                             f"(limit ±{maker.max_volume_change:.0%})")
+                             f"(limit ±{calc.max_volume_change:.0%})")
     result.wall_time_s = time.perf_counter() - t0
     return result
 

@@ -27,7 +27,7 @@ CP2K_BINARIES = ("cp2k.ssmp", "cp2k.psmp", "cp2k.sopt", "cp2k.popt", "cp2k")
 
 
 @dataclass
-class Cp2kRelaxMaker:
+class Cp2kRelaxation:
     """Settings of one CP2K cell optimisation."""
 
     max_steps: int = 10  # MOFA: "a limited number of L-BFGS steps"
@@ -54,10 +54,10 @@ def find_cp2k(preferred: str | None = None) -> str | None:
 
 
 def run_cp2k_relax(
-    structure: Structure, maker: Cp2kRelaxMaker | None = None,
+    structure: Structure, calc: Cp2kRelaxation | None = None,
     workdir: Path | str | None = None,
 ) -> RelaxResult:
-    m = maker or Cp2kRelaxMaker()
+    m = calc or Cp2kRelaxation()
     wd = workdir_for(workdir, "cp2k")
     t0 = time.perf_counter()
     result = RelaxResult(tool=TOOL, fidelity="dft", workdir=str(wd),
@@ -90,7 +90,7 @@ def run_cp2k_relax(
     return result
 
 
-def _input(s: Structure, m: Cp2kRelaxMaker, data_dir: str) -> str:
+def _input(s: Structure, m: Cp2kRelaxation, data_dir: str) -> str:
     cell = "\n".join(f"      {k} {v[0]:.8f} {v[1]:.8f} {v[2]:.8f}"
                      for k, v in zip("ABC", s.lattice.matrix, strict=True))
     coords = "\n".join(f"      {site.specie.symbol} {x:.8f} {y:.8f} {z:.8f}"

@@ -38,7 +38,7 @@ ADSORBATES = ("CO2", "N2")
 
 
 @dataclass
-class AdsorptionMaker:
+class GcmcAdsorption:
     """All settings of one GCMC state point."""
 
     adsorbate: str = "CO2"
@@ -58,17 +58,17 @@ class AdsorptionMaker:
 
 def run_gcmc(
     structure: Structure,
-    maker: AdsorptionMaker | None = None,
+    calc: GcmcAdsorption | None = None,
     workdir: Path | str | None = None,
     charges: list[float] | None = None,
 ) -> AdsorptionResult:
-    """Uptake of ``maker.adsorbate`` in ``structure``.
+    """Uptake of ``calc.adsorbate`` in ``structure``.
 
     Charges come from ``charges`` or the structure's ``charge`` site property; with
     ``use_charges`` and neither present the result is ``failed`` (GCMC of CO2 without
     framework charges would silently underestimate uptake).
     """
-    m = maker or AdsorptionMaker()
+    m = calc or GcmcAdsorption()
     wd = workdir_for(workdir, "gcmc")
     t0 = time.perf_counter()
     init = m.cycles if m.init_cycles is None else m.init_cycles
@@ -101,7 +101,7 @@ def run_gcmc(
     return result
 
 
-def _write_inputs(structure: Structure, m: AdsorptionMaker, wd: Path,
+def _write_inputs(structure: Structure, m: GcmcAdsorption, wd: Path,
                   cells: tuple[int, int, int], init: int, charges: list[float] | None) -> None:
     data = resources.files("mofgen") / "data" / "raspa"
     for name in (*FF_FILES, f"{m.adsorbate}.def"):

@@ -31,7 +31,7 @@ TOOL = "zeo++"
 
 
 @dataclass
-class PoreMaker:
+class PoreAnalysis:
     """Settings of one Zeo++ analysis."""
 
     probe_radius_A: float = 1.65  # CO2
@@ -45,28 +45,28 @@ class PoreMaker:
 
 
 def run_pores(
-    structure: Structure, maker: PoreMaker | None = None, workdir: Path | str | None = None
+    structure: Structure, calc: PoreAnalysis | None = None, workdir: Path | str | None = None
 ) -> PoreResult:
     """Zeo++ descriptors of ``structure``; rejected when the probe cannot get in."""
-    maker = maker or PoreMaker()
+    calc = calc or PoreAnalysis()
     wd = workdir_for(workdir, "zeo")
     t0 = time.perf_counter()
-    result = PoreResult(workdir=str(wd), probe_radius_A=maker.probe_radius_A,
+    result = PoreResult(workdir=str(wd), probe_radius_A=calc.probe_radius_A,
                         software_version=f"pyzeo {package_version('pyzeo')}")
     write_p1_cif(structure, wd / "structure.cif")
     cmd = [sys.executable, "-m", "mofgen.engines.zeopp", "structure.cif",
-           str(maker.probe_radius_A), str(maker.surface_samples_per_atom),
-           str(maker.volume_samples)]
+           str(calc.probe_radius_A), str(calc.surface_samples_per_atom),
+           str(calc.volume_samples)]
     try:
-        data = run_json_tool(TOOL, cmd, wd, maker.timeout_s, "zeo.log", "zeo.json")
+        data = run_json_tool(TOOL, cmd, wd, calc.timeout_s, "zeo.log", "zeo.json")
     except EngineError as exc:
         result.status, result.reason = Status.failed, exc.message
     else:
         result = result.model_copy(update=data)
-        min_pld = maker.min_pld_A if maker.min_pld_A is not None else 2 * maker.probe_radius_A
+        min_pld = calc.min_pld_A if calc.min_pld_A is not None else 2 * calc.probe_radius_A
         if not result.accessible or (result.pld_A or 0.0) < min_pld:
             result.status = Status.rejected
-            result.reason = (f"non-porous to a {maker.probe_radius_A} Å probe: PLD "
+            result.reason = (f"non-porous to a {calc.probe_radius_A} Å probe: PLD "
                              f"{result.pld_A:.2f} Å < {min_pld:.2f} Å, accessible void fraction "
                              f"{result.void_fraction:.3f}")
     result.wall_time_s = time.perf_counter() - t0
