@@ -9,7 +9,8 @@ The generate jobs call only the names re-exported here::
 """
 
 from mofgen.chemistry.anchors import Anchor, detect_anchors, normalise_anchor
-from mofgen.chemistry.assembly import AssembledMOF, AssemblyError, assemble_mof
+from mofgen.chemistry.assembly import assemble_mof
+from mofgen.chemistry.framework import AssembledMOF, AssemblyError
 from mofgen.chemistry.identity import (
     canonical_smiles,
     is_near_duplicate,

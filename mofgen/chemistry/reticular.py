@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mofgen.chemistry.assembly import AssembledMOF, AssemblyError, labelled_structure
+from mofgen.chemistry.framework import AssembledMOF, AssemblyError, labelled_structure
 from mofgen.chemistry.linkers import ProcessedLinker
 from mofgen.chemistry.nodes import Node
 
