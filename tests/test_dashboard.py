@@ -9,8 +9,8 @@ import pytest
 from mofgen.chemistry import assemble_mof
 from mofgen.dashboard import queries as q
 from mofgen.dashboard.app import create_app
-from mofgen.dashboard.seed import seed_campaign
 from mofgen.stores.connection import connect
+from tests.helpers.seed import seed_campaign
 
 LINKERS = ["OC(=O)c1ccc(cc1)C(=O)O", "OC(=O)c1ccc(C(=O)O)cc1C"]
 

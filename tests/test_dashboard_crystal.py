@@ -14,10 +14,10 @@ from pymatgen.entries.computed_entries import ComputedStructureEntry
 from mofgen.crystal.energy import References, energy_above_hull, formation_energy_per_atom
 from mofgen.dashboard import queries as q
 from mofgen.dashboard.app import create_app
-from mofgen.dashboard.seed import seed_campaign
 from mofgen.documents import CampaignConfig, CampaignDoc, StructureDoc, utcnow
 from mofgen.stores.connection import connect
 from tests.conftest import small_structure
+from tests.helpers.seed import seed_campaign
 
 MU = {"Li": -1.9, "Fe": -8.3, "O": -4.9}  # eV/atom, close to CHGNet's elemental energies
 REFERENCE_EF = {"Li": 0.0, "Fe": 0.0, "O2": 0.0, "Li2O": -2.07, "FeO": -1.35,

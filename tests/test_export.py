@@ -10,12 +10,12 @@ import pytest
 from pymatgen.core import Structure
 
 from mofgen.chemistry import assemble_mof
-from mofgen.dashboard.seed import seed_campaign
 from mofgen.documents import StructureDoc
 from mofgen.errors import InvalidInput, NotFound
 from mofgen.export import export_campaign
 from mofgen.stores.connection import connect
 from tests.helpers.exports import export_files
+from tests.helpers.seed import seed_campaign
 
 LINKERS = ["OC(=O)c1ccc(cc1)C(=O)O", "OC(=O)c1ccc(C(=O)O)cc1C"]
 

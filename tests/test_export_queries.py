@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from mofgen.chemistry import assemble_mof
-from mofgen.dashboard.seed import seed_campaign
 from mofgen.export.queries import (
     best_uptake,
     query_structures,
@@ -11,6 +10,7 @@ from mofgen.export.queries import (
     structures_store,
 )
 from mofgen.stores.connection import connect
+from tests.helpers.seed import seed_campaign
 
 
 def test_maggma_queries_match_pymongo(any_db_target):

@@ -1,10 +1,11 @@
 """A realistic campaign database without running the simulations.
 
-Tests and the dashboard benchmark need a store filled the way a campaign fills it (every
-state, stage numbers, relaxed structures with charges, history, models, decisions, queued
-Fireworks) — in seconds and at 100 000 structures. Documents are built from real
-structures the caller passes (e.g. from :func:`mofgen.chemistry.assemble_mof`) and checked
-against :class:`~mofgen.documents.StructureDoc` before insertion.
+Tests and the dashboard benchmark (``benchmarks/bench_dashboard.py``) need a store filled
+the way a campaign fills it (every state, stage numbers, relaxed structures with charges,
+history, models, decisions, queued Fireworks) — in seconds and at 100 000 structures.
+Documents are built from real structures the caller passes (e.g. from
+:func:`mofgen.chemistry.assemble_mof`) and checked against
+:class:`~mofgen.documents.StructureDoc` before insertion.
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""Dashboard response times on a large seeded store: ``python -m mofgen.dashboard.bench``.
+"""Dashboard response times on a large seeded store.
+
+    python benchmarks/bench_dashboard.py --db DIR [--n 100000] [--repeat 3]
 
 Seeds N structures (default 100 000) into a new embedded store (or reuses ``--db`` if it
 already holds the campaign), then times the campaign page, one table page per sort column,
@@ -11,17 +13,21 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.helpers.seed
 
 
 def main(argv: list[str] | None = None) -> int:
     from mofgen.chemistry import assemble_mof
     from mofgen.dashboard import queries as q
     from mofgen.dashboard.app import create_app
-    from mofgen.dashboard.seed import seed_campaign
     from mofgen.stores.connection import connect
+    from tests.helpers.seed import seed_campaign
 
-    parser = argparse.ArgumentParser(prog="python -m mofgen.dashboard.bench")
+    parser = argparse.ArgumentParser(prog="benchmarks/bench_dashboard.py")
     parser.add_argument("--db", required=True, help="directory for the (new or seeded) store")
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
