@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 from pymatgen.core import Structure
 
 from mofgen.engines.raspa import GcmcAdsorption
 from mofgen.engines.results import Status
-from mofgen.flows._stage import Outcome, StageMaker
+from mofgen.flows._stage import Outcome, StageContext, StageMaker
 
 
 @dataclass
@@ -17,7 +16,8 @@ class AdsorbMaker(StageMaker):
     name: str = "adsorb"
     gcmc: GcmcAdsorption = field(default_factory=GcmcAdsorption)
 
-    def compute(self, doc: dict, workdir: Path) -> Outcome:
+    def compute(self, doc: dict, ctx: StageContext) -> Outcome:
+        workdir = ctx.workdir
         simulated = (doc.get("simulate") or {}).get("structure")
         structure = Structure.from_dict(simulated or doc["structure"])
         charges = structure.site_properties.get("charge")

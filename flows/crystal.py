@@ -15,35 +15,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from jobflow import Maker, job
 from pymatgen.core import Structure
 
-from mofgen.documents import CampaignConfig
-from mofgen.errors import IllegalTransition
-from mofgen.flows._stage import Outcome, run_batch_stage, run_stage
-from mofgen.stores.connection import connect
-
-
-def _config(db, campaign: str) -> CampaignConfig:
-    from mofgen.campaigns import get_campaign
-
-    return get_campaign(db, campaign).config
+from mofgen.flows._stage import Outcome, StageContext, StageMaker, finish_retrain
+from mofgen.records import RELAXED_ENERGY, get_path
 
 
 # ---------------------------------------------------------------------------- generate
 @dataclass
-class CrystalGenerateMaker(Maker):
+class CrystalGenerateMaker(StageMaker):
     name: str = "generate"
 
-    @job
-    def make(self, campaign: str, db: str) -> dict:
-        return generate_crystals(campaign, db)
+    def run_campaign(self, ctx: StageContext, **params: Any) -> dict[str, Any]:
+        return generate_crystals(ctx)
 
 
-def generate_crystals(campaign: str, db_target: str) -> dict[str, Any]:
+def generate_crystals(ctx: StageContext) -> dict[str, Any]:
     """Store the campaign's next ``candidates_per_batch`` candidates; advance its cursor.
 
     The cursor moves only after the candidates are stored, so a task killed half-way
@@ -51,88 +40,78 @@ def generate_crystals(campaign: str, db_target: str) -> dict[str, Any]:
     """
     from mofgen.crystal.campaign import generator_for, insert_crystal
 
-    db = connect(db_target)
-    try:
-        config = _config(db, campaign)
-        counters = (db.campaigns.find_one({"_id": campaign}, {"counters": 1}) or {}).get(
-            "counters", {})
-        start = int(counters.get("candidates_proposed", 0))
-        batch = generator_for(config.crystal.generator)(config, start,
-                                                         config.crystal.candidates_per_batch)
-        created = duplicates = 0
-        for candidate in batch:
-            _, new = insert_crystal(db, campaign, candidate.structure, candidate.provenance())
-            created += new
-            duplicates += not new
-        update: dict[str, Any] = {"$inc": {"counters.candidates_proposed": len(batch)}}
-        if len(batch) < config.crystal.candidates_per_batch:
-            update["$set"] = {"counters.generation_exhausted": 1}
-        db.campaigns.update_one({"_id": campaign,
-                                 "counters.candidates_proposed": counters.get(
-                                     "candidates_proposed")}, update)
-        return {"campaign": campaign, "start": start, "proposed": len(batch),
-                "created": created, "duplicates": duplicates}
-    finally:
-        db.close()
+    db, campaign, settings = ctx.db, ctx.campaign, ctx.config.settings
+    counters = (db.campaigns.find_one({"_id": campaign}, {"counters": 1}) or {}).get(
+        "counters", {})
+    start = int(counters.get("candidates_proposed", 0))
+    batch = generator_for(settings.generator)(ctx.config, start,
+                                              settings.candidates_per_batch)
+    created = duplicates = 0
+    for candidate in batch:
+        _, new = insert_crystal(db, campaign, candidate.structure, candidate.provenance())
+        created += new
+        duplicates += not new
+    update: dict[str, Any] = {"$inc": {"counters.candidates_proposed": len(batch)}}
+    if len(batch) < settings.candidates_per_batch:
+        update["$set"] = {"counters.generation_exhausted": 1}
+    db.campaigns.update_one({"_id": campaign,
+                             "counters.candidates_proposed": counters.get(
+                                 "candidates_proposed")}, update)
+    return {"campaign": campaign, "start": start, "proposed": len(batch),
+            "created": created, "duplicates": duplicates}
 
 
 # ---------------------------------------------------------------------------- validate
 @dataclass
-class CrystalValidateMaker(Maker):
+class CrystalValidateMaker(StageMaker):
     name: str = "validate"
 
-    @job
-    def make(self, doc_ids: list[str], db: str) -> dict:
-        return run_batch_stage("validate", doc_ids, db,
-                               lambda docs, workdir: validate_crystals(docs, db))
+    def compute_batch(self, docs: list[dict], ctx: StageContext) -> dict[str, Outcome]:
+        return validate_crystals(docs, ctx)
 
 
-def validate_crystals(docs: list[dict], db_target: str) -> dict[str, Outcome]:
+def validate_crystals(docs: list[dict], ctx: StageContext) -> dict[str, Outcome]:
     """Validity, de-duplication and the batched energy screen of leased documents."""
     from mofgen.crystal.campaign import campaign_references, find_stored
     from mofgen.crystal.energy import screen_batch
     from mofgen.crystal.screener import current_screener, load_screener
     from mofgen.crystal.validity import check_validity
 
-    campaign = docs[0]["campaign"]
-    db = connect(db_target)
-    try:
-        config = _config(db, campaign)
-        version = current_screener(db, campaign)
-        model = load_screener(db, version) if version else None
-        outcomes: dict[str, Outcome] = {}
-        survivors: list[tuple[dict, Structure]] = []
-        for doc in docs:
-            structure = Structure.from_dict(doc["structure"])
-            validity = check_validity(structure)
-            record = {"valid": validity.valid, "checks": validity.as_dict()["checks"]}
-            if not validity.valid:
-                failed = validity.failures[0]
-                outcomes[doc["_id"]] = Outcome(record=record, reject_reason=validity.reason,
-                                               value=failed.value, threshold=failed.limit)
-                continue
-            twin = find_stored(db, structure, doc["identifiers"].get("crystal_key"),
-                               created_before=doc["created_at"], exclude=doc["_id"])
-            if twin is not None:
-                record["duplicate_of"] = twin
-                outcomes[doc["_id"]] = Outcome(record=record,
-                                               reject_reason=f"duplicate of {twin}")
-                continue
-            survivors.append((doc, structure))
-    finally:
-        db.close()
+    db, campaign, settings = ctx.db, ctx.campaign, ctx.config.settings
+    version = current_screener(db, campaign)
+    model = load_screener(db, version) if version else None
+    outcomes: dict[str, Outcome] = {}
+    survivors: list[tuple[dict, Structure]] = []
+    for doc in docs:
+        structure = Structure.from_dict(doc["structure"])
+        validity = check_validity(structure)
+        record = {"valid": validity.valid, "checks": validity.as_dict()["checks"]}
+        if not validity.valid:
+            failed = validity.failures[0]
+            outcomes[doc["_id"]] = Outcome(record=record, reject_reason=validity.reason,
+                                           value=failed.value, threshold=failed.limit)
+            continue
+        twin = find_stored(db, structure, doc["identifiers"].get("crystal_key"),
+                           created_before=doc["created_at"], exclude=doc["_id"])
+        if twin is not None:
+            record["duplicate_of"] = twin
+            outcomes[doc["_id"]] = Outcome(record=record,
+                                           reject_reason=f"duplicate of {twin}")
+            continue
+        survivors.append((doc, structure))
     if not survivors:
         return outcomes
-    references = campaign_references(db_target, campaign)
-    limit = config.crystal.max_formation_energy_eV
-    results = screen_batch([s for _, s in survivors], config.crystal.screen_batch_size,
+    references = campaign_references(db.target, campaign)
+    limit = settings.max_formation_energy_eV
+    results = screen_batch([s for _, s in survivors], settings.screen_batch_size,
                            references, model=model)
     for (doc, _), result in zip(survivors, results):
         record = {"valid": True, "energy_per_atom": result.energy_per_atom,
                   "formation_energy_per_atom": result.formation_energy_per_atom,
                   "method": result.method, "screener_version": version}
         if result.passes(limit):
-            outcomes[doc["_id"]] = Outcome(record=record, versions={"screener": result.method})
+            outcomes[doc["_id"]] = Outcome(record=record,
+                                           versions={"screener": result.method})
         else:
             outcomes[doc["_id"]] = Outcome(
                 record=record, reject_reason="predicted formation energy above the screen",
@@ -142,18 +121,13 @@ def validate_crystals(docs: list[dict], db_target: str) -> dict[str, Outcome]:
 
 # ---------------------------------------------------------------------------- simulate
 @dataclass
-class CrystalSimulateMaker(Maker):
+class CrystalSimulateMaker(StageMaker):
     name: str = "simulate"
     relax_steps: int = 200
     fmax: float = 0.05  # eV/A
     hull_threshold_eV: float = 0.1
 
-    @job
-    def make(self, doc_id: str, db: str) -> dict:
-        return run_stage("simulate", doc_id, db,
-                         lambda doc, workdir: self.compute(doc, workdir, db))
-
-    def compute(self, doc: dict, workdir: Path, db_target: str) -> Outcome:
+    def compute(self, doc: dict, ctx: StageContext) -> Outcome:
         from mofgen.crystal.campaign import campaign_references
         from mofgen.crystal.energy import (
             energy_above_hull,
@@ -162,7 +136,7 @@ class CrystalSimulateMaker(Maker):
             relax,
         )
 
-        references = campaign_references(db_target, doc["campaign"])
+        references = campaign_references(ctx.db.target, ctx.campaign)
         result = relax(Structure.from_dict(doc["structure"]), steps=self.relax_steps,
                        fmax=self.fmax)
         e_hull = energy_above_hull(result.structure, result.energy_per_atom, references)
@@ -180,15 +154,14 @@ class CrystalSimulateMaker(Maker):
 
 # ---------------------------------------------------------------------------- retrain
 @dataclass
-class CrystalRetrainMaker(Maker):
+class CrystalRetrainMaker(StageMaker):
     name: str = "retrain"
 
-    @job
-    def make(self, campaign: str, db: str, training_ids: list[str]) -> dict:
-        return retrain_screener(campaign, db, training_ids)
+    def run_campaign(self, ctx: StageContext, training_ids: list[str]) -> dict[str, Any]:
+        return retrain_screener(ctx, training_ids)
 
 
-def retrain_screener(campaign: str, db_target: str, training_ids: list[str]) -> dict[str, Any]:
+def retrain_screener(ctx: StageContext, training_ids: list[str]) -> dict[str, Any]:
     """Fine-tune the screener on the campaign's relaxed crystals; register the version.
 
     Inputs are the structures as generated (what the screen sees), targets the relaxed
@@ -201,35 +174,20 @@ def retrain_screener(campaign: str, db_target: str, training_ids: list[str]) -> 
         load_screener,
         register_screener,
     )
-    from mofgen.states import StateMachine, default_worker_id
 
-    db = connect(db_target)
-    try:
-        config = _config(db, campaign)
-        docs = list(db.structures.find(
-            {"_id": {"$in": training_ids}, "simulate.energy_per_atom": {"$ne": None}},
-            {"structure": 1, "simulate.energy_per_atom": 1}).sort("_id", 1))
-        parent = current_screener(db, campaign)
-        model, report = finetune_screener(
-            [Structure.from_dict(d["structure"]) for d in docs],
-            [d["simulate"]["energy_per_atom"] for d in docs], ids=[d["_id"] for d in docs],
-            base=load_screener(db, parent) if parent else None,
-            epochs=config.crystal.retrain_epochs,
-            held_out_fraction=config.crystal.held_out_fraction, seed=config.seed)
-        version = register_screener(db, model, parent, [d["_id"] for d in docs], report,
-                                    campaign)
-        machine = StateMachine(db.structures, worker=default_worker_id())
-        moved = 0
-        for doc in docs:
-            try:
-                machine.transition(doc["_id"], "simulated", "retrained", set_fields={
-                    "retrain": {"model_version": version, "improved": report.improved}})
-                moved += 1
-            except IllegalTransition:
-                pass  # already retrained by an earlier version: it keeps its state
-        db.structures.update_many({"_id": {"$in": [d["_id"] for d in docs]}},
-                                  {"$addToSet": {"retrain_versions": version}})
-        return {"campaign": campaign, "parent": parent, "model_version": version,
-                "retrained": moved, **report.as_dict()}
-    finally:
-        db.close()
+    db, campaign, config = ctx.db, ctx.campaign, ctx.config
+    docs = list(db.structures.find(
+        {"_id": {"$in": training_ids}, RELAXED_ENERGY: {"$ne": None}},
+        {"structure": 1, RELAXED_ENERGY: 1}).sort("_id", 1))
+    parent = current_screener(db, campaign)
+    model, report = finetune_screener(
+        [Structure.from_dict(d["structure"]) for d in docs],
+        [get_path(d, RELAXED_ENERGY) for d in docs], ids=[d["_id"] for d in docs],
+        base=load_screener(db, parent) if parent else None,
+        epochs=config.settings.retrain_epochs,
+        held_out_fraction=config.settings.held_out_fraction, seed=config.seed)
+    ids = [d["_id"] for d in docs]
+    version = register_screener(db, model, parent, ids, report, campaign)
+    moved = finish_retrain(ctx, ids, {"model_version": version, "improved": report.improved})
+    return {"campaign": campaign, "parent": parent, "model_version": version,
+            "retrained": moved, **report.as_dict()}

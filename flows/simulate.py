@@ -7,7 +7,6 @@ GCMC; Zeo++ rejects frameworks a CO2 probe cannot enter before GCMC is spent on 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from pymatgen.core import Structure
 
@@ -16,7 +15,7 @@ from mofgen.engines.chgnet_relax import ChgnetRelaxation
 from mofgen.engines.cp2k_relax import Cp2kRelaxation
 from mofgen.engines.results import EngineResult, Status
 from mofgen.engines.zeopp import PoreAnalysis
-from mofgen.flows._stage import Outcome, StageMaker
+from mofgen.flows._stage import Outcome, StageContext, StageMaker
 
 
 @dataclass
@@ -26,7 +25,8 @@ class SimulateMaker(StageMaker):
     charges: ChargeEquilibration = field(default_factory=ChargeEquilibration)
     pores: PoreAnalysis = field(default_factory=PoreAnalysis)
 
-    def compute(self, doc: dict, workdir: Path) -> Outcome:
+    def compute(self, doc: dict, ctx: StageContext) -> Outcome:
+        workdir = ctx.workdir
         relax = self.relax.run(Structure.from_dict(doc["structure"]), workdir / "relax")
         record: dict = {"relax": relax.model_dump(mode="json", exclude={"final_structure"})}
         versions = {relax.tool: relax.software_version}

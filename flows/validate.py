@@ -7,13 +7,12 @@ structures below 25 % still feed retraining, so the ``validate`` record is kept 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from pymatgen.core import Structure
 
 from mofgen.engines.lammps_md import StabilityMaker
 from mofgen.engines.results import Status
-from mofgen.flows._stage import Outcome, StageMaker
+from mofgen.flows._stage import Outcome, StageContext, StageMaker
 
 
 @dataclass
@@ -21,7 +20,8 @@ class ValidateMaker(StageMaker):
     name: str = "validate"
     md: StabilityMaker = field(default_factory=StabilityMaker)
 
-    def compute(self, doc: dict, workdir: Path) -> Outcome:
+    def compute(self, doc: dict, ctx: StageContext) -> Outcome:
+        workdir = ctx.workdir
         result = self.md.run(Structure.from_dict(doc["structure"]), workdir)
         record = result.model_dump(
             mode="json", exclude={"final_structure", "initial_cell_A", "final_cell_A"}

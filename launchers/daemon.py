@@ -14,8 +14,9 @@ import time
 from typing import Any
 
 from mofgen.documents import CampaignConfig, utcnow
+from mofgen.kinds import get_kind
 from mofgen.launchers.fireworks import in_flight, stage_workflow, submit
-from mofgen.policy import Decision, policy_for
+from mofgen.policy import Decision
 
 log = logging.getLogger("mofgen.daemon")
 
@@ -24,15 +25,11 @@ LOST_RUN_SECONDS = 4 * 3600  # FireWorks pings running launches; silence this lo
 
 class Daemon:
     def __init__(self, db, campaign: str, config: CampaignConfig, say=None):
-        from mofgen.flows import stage_makers
-
         self.db, self.campaign, self.config = db, campaign, config
-        self.policy = policy_for(db, campaign, config)
-        self.makers = stage_makers(config)
-        if config.kind == "crystal":  # the hull every crystal is measured against
-            from mofgen.crystal.campaign import ensure_references
-
-            ensure_references(db, campaign, config, say=say or log.info)
+        self.kind = get_kind(config.kind)
+        self.policy = self.kind.policy(db, campaign, config)
+        self.makers = self.kind.makers(config)
+        self.kind.on_start(db, campaign, config, say or log.info)
 
     def recover(self, lost_after_s: float = LOST_RUN_SECONDS) -> dict[str, Any]:
         """Re-queue Fireworks whose worker died and free documents whose lease expired."""
@@ -62,21 +59,19 @@ class Daemon:
         return decisions
 
     def _workflows(self, decision: Decision) -> list:
+        """One workflow per job: a job per structure, per batch, or per campaign decision,
+        as the stage's scope in the kind's ladder says."""
         maker, target = self.makers[decision.stage], self.db.target
-        if decision.doc_ids and decision.batch:
-            return [stage_workflow(maker.make(decision.doc_ids, target), self.db,
-                                   self.campaign, decision.stage, decision.category,
-                                   decision.priority, doc_ids=decision.doc_ids)]
-        if decision.doc_ids:
-            return [stage_workflow(maker.make(doc_id, target), self.db, self.campaign,
-                                   decision.stage, decision.category, decision.priority,
-                                   doc_id=doc_id) for doc_id in decision.doc_ids]
-        if decision.stage == "retrain":
-            job = maker.make(self.campaign, target, decision.training_ids)
+        scope = self.kind.stage(decision.stage).scope
+        if scope == "structure":
+            groups = [[doc_id] for doc_id in decision.doc_ids]
+        elif scope == "batch":
+            groups = [decision.doc_ids] if decision.doc_ids else []
         else:
-            job = maker.make(self.campaign, target)
-        return [stage_workflow(job, self.db, self.campaign, decision.stage,
-                               decision.category, decision.priority)]
+            groups = [[]]
+        return [stage_workflow(maker.make(target, self.campaign, ids, decision.params or None),
+                               self.db, self.campaign, decision.stage, decision.category,
+                               decision.priority, doc_ids=ids) for ids in groups]
 
     def _log(self, stage: str, reason: str, evidence: dict, fw_ids: list | None = None,
              doc_ids: list | None = None) -> None:

@@ -20,18 +20,20 @@ ACTIVE_STATES = ("WAITING", "READY", "RESERVED", "RUNNING")
 
 def stage_workflow(
     job: Job, db, campaign: str, stage: str, category: str, priority: int,
-    doc_id: str | None = None, doc_ids: list[str] | None = None,
+    doc_ids: list[str] | None = None,
 ) -> Workflow:
     """One job → one FireWorks workflow on ``category`` with ``priority``.
 
-    ``doc_id`` names the document of a per-structure job, ``doc_ids`` those of a batch job.
+    ``doc_ids`` names the documents the job works on (one for a per-structure job, none
+    for a campaign-wide one); ``doc_id`` repeats a single one for ``lpad`` queries.
     """
-    tag: dict[str, Any] = {"campaign": campaign, "stage": stage, "doc_id": doc_id}
-    if doc_ids:
-        tag["doc_ids"] = list(doc_ids)
+    doc_ids = list(doc_ids or [])
+    tag: dict[str, Any] = {"campaign": campaign, "stage": stage,
+                           "doc_id": doc_ids[0] if len(doc_ids) == 1 else None,
+                           "doc_ids": doc_ids}
     job.update_config({"manager_config": {"_category": category, "_priority": priority,
                                           "mofgen": tag}})
-    label = doc_id or (f"{len(doc_ids)} structures" if doc_ids else campaign)
+    label = tag["doc_id"] or (f"{len(doc_ids)} structures" if doc_ids else campaign)
     flow = Flow([job], name=f"{stage} {label}")
     workflow = flow_to_workflow(flow, store=db.job_store())
     workflow.metadata.update(tag)
@@ -60,9 +62,9 @@ def in_flight(db, campaign: str) -> dict[str, Any]:
     for fw in cursor:
         tag, category = fw["spec"]["mofgen"], fw["spec"].get("_category", "cpu")
         stages[tag["stage"]] += 1
-        if tag.get("doc_id"):
-            docs[tag["stage"]].add(tag["doc_id"])
         docs[tag["stage"]].update(tag.get("doc_ids") or ())
+        if tag.get("doc_id"):  # Fireworks written before doc_ids was always set
+            docs[tag["stage"]].add(tag["doc_id"])
         if fw["state"] in ("READY", "WAITING"):
             ready[category] += 1
         else:

@@ -1,4 +1,5 @@
-"""Campaign documents and the numbers ``mofgen status`` and the dashboard show."""
+"""Campaign documents, and the read side: the numbers ``mofgen status``, ``mofgen run``'s
+progress line and the dashboard show (counts per state, queue lengths, the summary)."""
 
 from __future__ import annotations
 
@@ -9,19 +10,20 @@ from pymongo import ReturnDocument
 
 from mofgen.documents import CampaignConfig, CampaignDoc, State, utcnow
 from mofgen.errors import InvalidInput, NotFound
-from mofgen.states import reached_counts, state_counts
+from mofgen.kinds import get_kind
 
 CATEGORIES = ("gpu", "cpu", "mpi")
+MAX_NAME = 64
 
 
 def open_campaign(db, name: str, config: CampaignConfig | None = None) -> CampaignDoc:
     """Create the campaign, or resume it; a different config for an existing one is refused."""
     if not name or not name.replace("-", "").replace("_", "").isalnum():
         raise InvalidInput(f"campaign names use letters, digits, '-' and '_' only, got {name!r}")
-    if config is not None and config.kind == "crystal":  # refuse before anything is written
-        from mofgen.crystal.campaign import check_config
-
-        check_config(config)
+    if len(name) > MAX_NAME:
+        raise InvalidInput(f"campaign names have at most {MAX_NAME} characters")
+    if config is not None:  # refuse before anything is written
+        get_kind(config.kind).check_config(config)
     fresh = CampaignDoc(id=name, config=config or CampaignConfig())
     fresh.kind = fresh.config.kind
     doc = db.campaigns.find_one_and_update(
@@ -57,6 +59,20 @@ def set_status(db, name: str, status: str) -> None:
     db.campaigns.update_one({"_id": name}, {"$set": {"status": status, "updated_at": utcnow()}})
 
 
+def state_counts(db, name: str) -> dict[str, int]:
+    """How many of the campaign's documents are in each state now."""
+    return {state.value: db.structures.count_documents({"campaign": name,
+                                                        "state": state.value})
+            for state in State}
+
+
+def reached_counts(db, name: str) -> dict[str, int]:
+    """How many of the campaign's documents ever reached each state (from their history)."""
+    return {state.value: db.structures.count_documents({"campaign": name,
+                                                        "history.to": state.value})
+            for state in State}
+
+
 def queue_lengths(db) -> dict[str, dict[str, int]]:
     """READY and RUNNING Fireworks per category, from FireWorks' own collection."""
     lengths = {cat: {"READY": 0, "RUNNING": 0} for cat in CATEGORIES}
@@ -84,25 +100,8 @@ def _rates(db, name: str, window: dt.timedelta) -> dict[str, float]:
 
 
 def campaign_status(db, name: str) -> dict[str, Any]:
+    """What ``mofgen status`` shows: counts, rates, the best structures, models, queues."""
     campaign = get_campaign(db, name)
-    best_uptake = list(
-        db.structures.find(
-            {"campaign": name, "adsorb.co2_uptake": {"$exists": True}},
-            {"_id": 1, "adsorb.co2_uptake": 1, "validate.strain": 1, "identifiers.formula": 1},
-        ).sort("adsorb.co2_uptake", -1).limit(5)
-    )
-    most_stable = list(
-        db.structures.find(
-            {"campaign": name, "validate.strain": {"$exists": True}},
-            {"_id": 1, "validate.strain": 1, "identifiers.formula": 1},
-        ).sort("validate.strain", 1).limit(5)
-    )
-    closest_to_hull = list(
-        db.structures.find(
-            {"campaign": name, "simulate.e_above_hull": {"$ne": None}},
-            {"_id": 1, "simulate.e_above_hull": 1, "identifiers.formula": 1},
-        ).sort("simulate.e_above_hull", 1).limit(5)
-    ) if campaign.kind == "crystal" else []
     models = list(
         db.models.find({}, {"_id": 1, "parent": 1, "metrics": 1, "created_at": 1, "kind": 1})
         .sort("created_at", -1).limit(5)
@@ -111,21 +110,10 @@ def campaign_status(db, name: str) -> dict[str, Any]:
         "campaign": name,
         "kind": campaign.kind,
         "status": campaign.status,
-        "states": state_counts(db.structures, name),
-        "reached": reached_counts(db.structures, name),
+        "states": state_counts(db, name),
+        "reached": reached_counts(db, name),
         "rates_per_hour": _rates(db, name, dt.timedelta(hours=1)),
-        "best_uptake": [
-            {"id": d["_id"], "co2_uptake_mol_per_kg": d["adsorb"]["co2_uptake"],
-             "formula": d.get("identifiers", {}).get("formula")} for d in best_uptake
-        ],
-        "most_stable": [
-            {"id": d["_id"], "strain": d["validate"]["strain"],
-             "formula": d.get("identifiers", {}).get("formula")} for d in most_stable
-        ],
-        "closest_to_hull": [
-            {"id": d["_id"], "e_above_hull_eV_per_atom": d["simulate"]["e_above_hull"],
-             "formula": d.get("identifiers", {}).get("formula")} for d in closest_to_hull
-        ],
+        "best": get_kind(campaign.kind).best(db, name),
         "model_versions": [{"version": m["_id"], "parent": m.get("parent"),
                             "kind": m.get("kind", "generator")} for m in models],
         "queues": queue_lengths(db),
@@ -136,4 +124,5 @@ def all_campaign_names(db) -> list[str]:
     return sorted(d["_id"] for d in db.campaigns.find({}, {"_id": 1}))
 
 
-__all__ = ["CATEGORIES", "State", "campaign_status", "get_campaign", "open_campaign"]
+__all__ = ["CATEGORIES", "State", "campaign_status", "get_campaign", "open_campaign",
+           "queue_lengths", "reached_counts", "state_counts"]

@@ -13,15 +13,20 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import hashlib
+import importlib
 import math
+import sys
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializeAsAny,
     ValidationError,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -53,6 +58,9 @@ def jsonable(value: Any) -> Any:
     if value is None or isinstance(value, (str, int, bool)):
         return value
     return str(value)
+
+
+DEFAULT_KIND = "mof"  # the kind of a campaign or document that does not name one
 
 
 class State(str, enum.Enum):
@@ -100,14 +108,92 @@ class _Document(BaseModel):
 
 
 class _Record(BaseModel):
-    """A nested record: known fields typed, stage-specific extras kept."""
+    """A nested record: every field typed, unknown keys refused (typos never pass silently)."""
 
-    model_config = ConfigDict(populate_by_name=True, extra="allow")
+    model_config = ConfigDict(populate_by_name=True, extra="forbid", allow_inf_nan=False,
+                              use_enum_values=True)
 
     @field_validator("*", mode="before")
     @classmethod
     def _utc(cls, value: Any) -> Any:
         return _as_utc(value)
+
+
+class StageRecord(_Record):
+    """Base of the typed numbers a stage writes (``validate``, ``simulate``, …).
+
+    Each campaign kind declares one subclass per stage (``mofgen.records``); the state
+    machine validates a record against its stage's class before writing it.
+    """
+
+    finished: dt.datetime | None = None
+    workdir: str | None = None
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A step of a kind's ladder: the state it consumes, the state it produces, where it runs.
+
+    ``scope`` says what one job works on: one ``structure``, a ``batch`` of structures
+    (batched ML inference), or the whole ``campaign`` (generate creates documents,
+    retrain trains on a set). ``source`` is ``None`` for a stage that creates documents.
+    """
+
+    name: str
+    source: State | None
+    target: State
+    category: str  # FireWorks _category: gpu, cpu or mpi
+    record: type[StageRecord] = StageRecord
+    lease_seconds: float = 3600.0
+    scope: Literal["structure", "batch", "campaign"] = "structure"
+
+
+class KindSettings(_Record):
+    """Base of a campaign kind's own config section (``mof:``, ``crystal:``, …)."""
+
+
+@dataclass(frozen=True)
+class KindSchema:
+    """What the data model must know of a campaign kind: its ladder and its settings."""
+
+    name: str
+    ladder: tuple[Stage, ...]
+    settings: type[KindSettings]
+
+    def stage(self, name: str) -> Stage:
+        for stage in self.ladder:
+            if stage.name == name:
+                return stage
+        known = ", ".join(s.name for s in self.ladder)
+        raise InvalidInput(f"unknown stage {name!r} for a {self.name} (known: {known})")
+
+    @property
+    def records(self) -> dict[str, type[StageRecord]]:
+        return {stage.name: stage.record for stage in self.ladder}
+
+
+_SCHEMAS: dict[str, KindSchema] = {}
+
+
+def register_schema(schema: KindSchema) -> None:
+    """Called by :func:`mofgen.kinds.register_kind`; the data model stays kind-agnostic."""
+    _SCHEMAS[schema.name] = schema
+
+
+def kind_schema(name: str) -> KindSchema:
+    """The schema of a registered kind; the built-in kinds are discovered on first use."""
+    if name not in _SCHEMAS:
+        importlib.import_module("mofgen.kinds")  # registers the built-in and plugin kinds
+    try:
+        return _SCHEMAS[name]
+    except KeyError:
+        raise InvalidInput(f"unknown campaign kind {name!r} (known: "
+                           f"{', '.join(sorted(_SCHEMAS))})") from None
+
+
+def kind_schemas() -> dict[str, KindSchema]:
+    importlib.import_module("mofgen.kinds")
+    return dict(_SCHEMAS)
 
 
 # ----------------------------------------------------------------------------- structures
@@ -146,16 +232,11 @@ class Identifiers(_Record):
     crystal_key: str | None = None  # "<reduced formula>:<space group>", de-dup bucket (crystals)
 
 
-class StageRecord(_Record):
-    """Numbers a stage wrote (e.g. ``validate.strain``, ``adsorb.co2_uptake`` in mol/kg)."""
-
-    finished: dt.datetime | None = None
-
-
 class Failure(_Record):
     stage: str
     message: str
     attempts: int = 1
+    failed_from: str | None = None  # the state a retry returns to
 
 
 class Rejection(_Record):
@@ -170,16 +251,14 @@ class StructureDoc(_Document):
 
     id: str = Field(alias="_id")
     campaign: str
-    kind: Literal["mof", "crystal"] = "mof"
+    kind: str = DEFAULT_KIND
     state: State = State.GENERATED
     structure: dict[str, Any]
     linkers: list[LinkerRef] = Field(default_factory=list)
     node: str | None = None
     identifiers: Identifiers = Field(default_factory=Identifiers)
-    validate_record: StageRecord | None = Field(default=None, alias="validate")
-    simulate_record: StageRecord | None = Field(default=None, alias="simulate")
-    adsorb_record: StageRecord | None = Field(default=None, alias="adsorb")
-    retrain_record: StageRecord | None = Field(default=None, alias="retrain")
+    # the stage records, one per stage of the kind's ladder that has run (typed per kind)
+    records: dict[str, SerializeAsAny[StageRecord]] = Field(default_factory=dict)
     history: list[HistoryEntry] = Field(default_factory=list)
     lock: Lease | None = None
     attempts: dict[str, int] = Field(default_factory=dict)
@@ -191,6 +270,33 @@ class StructureDoc(_Document):
     created_at: dt.datetime = Field(default_factory=utcnow)
     updated_at: dt.datetime = Field(default_factory=utcnow)
 
+
+    @model_validator(mode="before")
+    @classmethod
+    def _typed_records(cls, data: Any) -> Any:
+        """Stage sub-documents (``validate``, …) sit at the top level in MongoDB; each is
+        validated with the record class its kind's ladder declares for that stage."""
+        if not isinstance(data, dict) or "records" in data:
+            return data
+        schema = kind_schema(data.get("kind", DEFAULT_KIND))
+        data = dict(data)
+        records = {}
+        for name, record_type in schema.records.items():
+            if data.get(name) is not None:
+                raw = data.pop(name)
+                records[name] = raw if isinstance(raw, StageRecord) else \
+                    record_type.model_validate(raw)
+        data["records"] = records
+        return data
+
+    @model_serializer(mode="wrap")
+    def _flat_records(self, handler):
+        data = handler(self)
+        data.update(data.pop("records", None) or {})
+        return data
+
+    def record(self, stage: str) -> StageRecord | None:
+        return self.records.get(stage)
 
     @field_validator("structure")
     @classmethod
@@ -204,7 +310,7 @@ class StructureDoc(_Document):
         cls,
         structure,
         campaign: str,
-        kind: Literal["mof", "crystal"] = "mof",
+        kind: str = DEFAULT_KIND,
         doc_id: str | None = None,
         **fields: Any,
     ) -> StructureDoc:
@@ -271,87 +377,91 @@ class ModelVersionDoc(_Document):
 
 
 # ----------------------------------------------------------------------------- campaigns
-class Thresholds(_Record):
-    """MOFA's policy numbers (../papers/mofa.txt §III-C); every one is configurable."""
-
-    stable_strain: float = 0.10
-    retrain_strain: float = 0.25
-    retrain_min_stable: int = 64
-    retrain_min_adsorbed: int = 64
-    min_pore_diameter_A: float = 3.3  # kinetic diameter of CO2 (Å)
-
-
 class Resources(_Record):
     """How many workers of each FireWorks category a campaign expects."""
 
-    gpu: int = 1
-    cpu: int = 1
-    mpi: int = 0
+    gpu: int = Field(default=1, ge=0, le=4096)
+    cpu: int = Field(default=1, ge=0, le=4096)
+    mpi: int = Field(default=0, ge=0, le=4096)
 
 
 class Budget(_Record):
-    minutes: float | None = None
-    max_structures: int | None = None
-
-
-class CrystalSettings(_Record):
-    """Crystal campaigns (exa-AMD, ../papers/exa-amd.txt): generation, screen, hull."""
-
-    model_config = ConfigDict(populate_by_name=True, extra="forbid")
-
-    generator: str = "substitution"  # a name in mofgen.crystal.campaign.GENERATORS
-    prototypes: list[str] | None = None  # shipped prototype names; None = all
-    substitution_threshold: float = Field(default=1e-3, gt=0, lt=1)
-    candidates_per_batch: int = Field(default=8, gt=0)
-    max_formation_energy_eV: float = -0.2  # eV/atom; exa-AMD's screen keeps E_f below this
-    hull_threshold_eV: float = Field(default=0.1, ge=0)  # eV/atom; exa-AMD flags E_hull below
-    screen_batch_size: int = Field(default=16, gt=0)
-    reference_relax_steps: int = Field(default=300, gt=0)
-    retrain_min_relaxed: int = Field(default=8, gt=1)  # relaxed crystals before a retrain
-    retrain_epochs: int = Field(default=30, gt=0)
-    held_out_fraction: float = Field(default=0.25, gt=0, lt=1)
+    minutes: float | None = Field(default=None, gt=0, le=1e7)
+    max_structures: int | None = Field(default=None, gt=0, le=10**9)
 
 
 class CampaignConfig(_Record):
-    """Everything that shapes a campaign, stored with it so results stay interpretable."""
+    """Everything that shapes a campaign, stored with it so results stay interpretable.
 
-    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+    The fields here are those of every kind; the kind's own settings sit in a section
+    named after it (``mof:``, ``crystal:``), validated with the class the kind registered
+    (``kind_schema(kind).settings``) and available as ``config.settings``. Configs
+    written before sections existed (kind settings at the top level) still load, with
+    one deprecation line.
+    """
 
-    kind: Literal["mof", "crystal"] = "mof"
-    system: str | None = None  # crystal campaigns: the chemical system, e.g. "Li-Fe-O"
-    crystal: CrystalSettings = Field(default_factory=CrystalSettings)
-    thresholds: Thresholds = Field(default_factory=Thresholds)
+    kind: str = DEFAULT_KIND
     resources: Resources = Field(default_factory=Resources)
     budget: Budget = Field(default_factory=Budget)
-    md_steps: int = Field(default=2000, gt=0)
-    gcmc_cycles: int = Field(default=1000, gt=0)
-    temperature_K: float = Field(default=300.0, gt=0)
-    pressure_bar: float = Field(default=0.1, gt=0)
-    relax_steps: int = Field(default=200, gt=0)
-    diffusion_steps: int = Field(default=100, gt=0)
-    retrain_epochs: float = Field(default=2.0, gt=0)
-    retrain_max_minutes: float = Field(default=10.0, gt=0)
-    fidelity: Literal["mlip", "dft"] = "mlip"
-    linkers_per_batch: int = Field(default=16, gt=0)
-    queue_depth_per_worker: int = Field(default=2, gt=0)
-    max_waiting_validation: int = Field(default=32, gt=0)  # generation backpressure
-    anchors: list[str] = Field(default_factory=lambda: ["COO", "cyano"])
-    seed: int = 0
+    queue_depth_per_worker: int = Field(default=2, gt=0, le=1000)
+    max_waiting_validation: int = Field(default=32, gt=0, le=10**6)  # generation backpressure
+    seed: int = Field(default=0, ge=0, lt=2**31)
+    settings: SerializeAsAny[KindSettings] = Field(default_factory=KindSettings)
 
-    @model_validator(mode="after")
-    def _system_for_crystals(self) -> CampaignConfig:
-        if self.kind == "crystal":
-            if not self.system:
-                raise ValueError("a crystal campaign needs a chemical system, e.g. Li-Fe-O")
-            from mofgen.crystal.prototypes import parse_system
+    @model_validator(mode="before")
+    @classmethod
+    def _kind_section(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or isinstance(data.get("settings"), KindSettings):
+            return data
+        data = dict(data)
+        kind = data.get("kind", DEFAULT_KIND)
+        if not isinstance(kind, str):
+            raise ValueError("kind must be a name, e.g. mof or crystal")
+        try:
+            schema = kind_schema(kind)
+        except InvalidInput as exc:
+            raise ValueError(str(exc)) from None
+        section = data.pop(kind, None)
+        if section is None:
+            section = {}
+        if not isinstance(section, dict):
+            raise ValueError(f"'{kind}:' must be a mapping of settings")
+        section = dict(section)
+        generic = set(cls.model_fields) - {"settings"}
+        flat = [key for key in list(data) if key not in generic
+                and key in schema.settings.model_fields and key not in _SCHEMAS]
+        for key in flat:
+            section.setdefault(key, data.pop(key))
+        if flat:
+            _deprecated(f"config keys {', '.join(sorted(flat))} belong in the '{kind}:' "
+                        "section now; read them from the top level this time")
+        for other in _SCHEMAS:
+            if other != kind and other in data:
+                raise ValueError(f"section '{other}:' is for {other} campaigns, "
+                                 f"but this campaign's kind is {kind}")
+        try:
+            data["settings"] = schema.settings.model_validate(section)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in (kind, *first["loc"]))
+            raise ValueError(f"{where}: {first['msg'].removeprefix('Value error, ')}") from None
+        return data
 
-            try:
-                self.system = "-".join(parse_system(self.system))
-            except InvalidInput as exc:
-                raise ValueError(str(exc)) from None
-        elif self.system:
-            raise ValueError("'system' is for crystal campaigns (kind: crystal)")
-        return self
+    @model_serializer(mode="wrap")
+    def _section_named_after_kind(self, handler):
+        data = handler(self)
+        data[self.kind] = data.pop("settings")
+        return data
+
+
+_warned: set[str] = set()
+
+
+def _deprecated(message: str) -> None:
+    """One line on stderr per distinct message and process."""
+    if message not in _warned:
+        _warned.add(message)
+        print(f"mofgen: deprecated: {message}", file=sys.stderr)
 
 
 class Runner(_Record):
@@ -365,7 +475,7 @@ class Runner(_Record):
 
 class CampaignDoc(_Document):
     id: str = Field(alias="_id")
-    kind: Literal["mof", "crystal"] = "mof"
+    kind: str = DEFAULT_KIND
     config: CampaignConfig = Field(default_factory=CampaignConfig)
     status: Literal["created", "running", "stopped", "finished"] = "created"
     counters: dict[str, int] = Field(default_factory=dict)
@@ -400,6 +510,8 @@ def load_config(path: str) -> CampaignConfig:
             data = yaml.safe_load(handle)
     except OSError as exc:
         raise InvalidInput(f"cannot read config {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InvalidInput(f"config {path} is not a text file (YAML or JSON)") from None
     except yaml.YAMLError as exc:
         raise InvalidInput(f"config {path} is not valid YAML/JSON: {exc}".splitlines()[0]) from None
     if data is None:

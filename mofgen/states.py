@@ -1,8 +1,10 @@
 """The state machine of a candidate, enforced in the database.
 
-A candidate moves generated → validated → simulated → adsorbed → retrained (crystals go
-simulated → retrained), or leaves to ``rejected`` (a scientific criterion, with the
-number) or ``failed`` (a tool broke, with its message; it can be retried).
+A candidate moves along its kind's ladder (MOFs: generated → validated → simulated →
+adsorbed → retrained; crystals skip adsorbed), or leaves to ``rejected`` (a scientific
+criterion, with the number) or ``failed`` (a tool broke, with its message; it can be
+retried). The legal moves are derived from the ladders the kinds register
+(:mod:`mofgen.kinds`); a move only some kinds make is matched against ``kind`` too.
 
 Every change is one atomic ``find_one_and_update`` whose filter names the expected current
 state (and, for leased work, the lease owner): two workers can never advance the same
@@ -17,55 +19,56 @@ import datetime as dt
 import os
 import socket
 import threading
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from mofgen.documents import HistoryEntry, Rejection, StageRecord, State, StructureDoc, utcnow
+from mofgen.documents import (
+    DEFAULT_KIND,
+    HistoryEntry,
+    Rejection,
+    Stage,
+    StageRecord,
+    State,
+    StructureDoc,
+    kind_schema,
+    kind_schemas,
+    utcnow,
+)
 from mofgen.errors import IllegalTransition, InvalidInput, NotFound
 from mofgen.versions import software_versions
 
 S = State
 
 
-@dataclass(frozen=True)
-class Stage:
-    """A step of the ladder: which state it consumes, which it produces, where it runs."""
+def transitions() -> dict[State, frozenset[State]]:
+    """Legal moves, derived from every registered kind's ladder.
 
-    name: str
-    source: State
-    target: State
-    category: str  # FireWorks _category: gpu, cpu or mpi
-    lease_seconds: float = 3600.0
-
-
-STAGES: dict[str, Stage] = {
-    stage.name: stage
-    for stage in (
-        Stage("validate", S.GENERATED, S.VALIDATED, "cpu"),
-        Stage("simulate", S.VALIDATED, S.SIMULATED, "cpu"),
-        Stage("adsorb", S.SIMULATED, S.ADSORBED, "cpu"),
-        Stage("retrain", S.ADSORBED, S.RETRAINED, "gpu"),
-    )
-}
-
-# Legal moves. Crystals skip adsorption (simulated → retrained); see ``check_transition``.
-TRANSITIONS: dict[State, frozenset[State]] = {
-    S.GENERATED: frozenset({S.VALIDATED, S.REJECTED, S.FAILED}),
-    S.VALIDATED: frozenset({S.SIMULATED, S.REJECTED, S.FAILED}),
-    S.SIMULATED: frozenset({S.ADSORBED, S.RETRAINED, S.REJECTED, S.FAILED}),
-    S.ADSORBED: frozenset({S.RETRAINED, S.FAILED}),
-    S.RETRAINED: frozenset(),
-    S.REJECTED: frozenset(),
-    S.FAILED: frozenset({S.GENERATED, S.VALIDATED, S.SIMULATED, S.ADSORBED}),  # retry
-}
+    Each stage moves its ``source`` to its ``target``; any state a stage consumes can also
+    end in ``rejected`` or ``failed``; a failed document returns to the state it failed
+    from (retry). Terminal states have no way out.
+    """
+    moves: dict[State, set[State]] = {state: set() for state in State}
+    for schema in kind_schemas().values():
+        for stage in schema.ladder:
+            if stage.source is not None:
+                moves[stage.source] |= {stage.target, S.REJECTED, S.FAILED}
+                moves[S.FAILED].add(stage.source)
+    return {state: frozenset(targets) for state, targets in moves.items()}
 
 
-# simulated → adsorbed is for MOFs only, simulated → retrained for crystals only.
-_KIND_ONLY = {S.ADSORBED: "mof", S.RETRAINED: "crystal"}
+def kinds_with_move(source: State, target: State) -> list[str]:
+    """The kinds whose ladder has ``source → target`` (failure exits: every kind)."""
+    names = []
+    for name, schema in kind_schemas().items():
+        sources = {s.source for s in schema.ladder if s.source is not None}
+        if source in sources and target in (S.REJECTED, S.FAILED) or \
+                source is S.FAILED and target in sources or \
+                any(s.source is source and s.target is target for s in schema.ladder):
+            names.append(name)
+    return names
 
 
 def parse_state(name: str | State) -> State:
@@ -76,22 +79,12 @@ def parse_state(name: str | State) -> State:
         raise InvalidInput(f"unknown state {name!r} (known: {known})") from None
 
 
-def parse_stage(name: str) -> Stage:
-    try:
-        return STAGES[name]
-    except KeyError:
-        raise InvalidInput(f"unknown stage {name!r} (known: {', '.join(STAGES)})") from None
-
-
-def check_transition(source: State | str, target: State | str, kind: str = "mof") -> None:
-    """Raise :class:`IllegalTransition` unless ``source → target`` is allowed for ``kind``."""
+def check_transition(source: State | str, target: State | str, kind: str = "any") -> None:
+    """Raise :class:`IllegalTransition` unless ``source → target`` is allowed for ``kind``
+    (``"any"``: for at least one kind)."""
     source, target = parse_state(source), parse_state(target)
-    allowed = TRANSITIONS[source]
-    if kind == "mof" and source is S.SIMULATED:  # kind="any": checked in the query
-        allowed = allowed - {S.RETRAINED}
-    if kind == "crystal" and source is S.SIMULATED:
-        allowed = allowed - {S.ADSORBED}
-    if target not in allowed:
+    kinds = kinds_with_move(source, target)
+    if not kinds or (kind != "any" and kind not in kinds):
         raise IllegalTransition(
             f"{source.value} → {target.value} is not a legal transition"
             + (f" for a {kind}" if kind != "any" else "")
@@ -106,12 +99,22 @@ def default_worker_id() -> str:
 class StateMachine:
     """Claims, leases and transitions of ``structures`` documents.
 
-    ``collection`` is any pymongo-style collection (MongoDB or embedded).
+    ``collection`` is any pymongo-style collection (MongoDB or embedded). Stage names
+    are those of ``kind``'s ladder; claims take only that kind's documents.
     """
 
-    def __init__(self, collection, worker: str | None = None):
+    def __init__(self, collection, worker: str | None = None, kind: str = DEFAULT_KIND):
         self.collection = collection
         self.worker = worker or default_worker_id()
+        self.kind = kind
+        self.schema = kind_schema(kind)
+
+    def stage(self, stage: str | Stage) -> Stage:
+        """A stage of this machine's kind that consumes documents (not ``generate``)."""
+        spec = stage if isinstance(stage, Stage) else self.schema.stage(stage)
+        if spec.source is None:
+            raise InvalidInput(f"stage {spec.name!r} creates documents; it has none to claim")
+        return spec
 
     # ------------------------------------------------------------------ creation
     def create(self, doc: StructureDoc, fw_id: int | None = None) -> bool:
@@ -145,10 +148,10 @@ class StateMachine:
 
         Returns the leased document, or ``None`` when nothing is waiting.
         """
-        spec = parse_stage(stage)
+        spec = self.stage(stage)
         now = utcnow()
         query: dict[str, Any] = {
-            "state": spec.source.value,
+            "state": spec.source.value, "kind": self.kind,
             "$or": [{"lock": None}, {"lock.expires": {"$lt": now}}],
         }
         if campaign is not None:
@@ -166,11 +169,12 @@ class StateMachine:
         self, doc_id: str, stage: str, lease_seconds: float | None = None, owner: str | None = None
     ) -> dict | None:
         """Lease one named document for ``stage``; ``None`` if it is not free and waiting."""
-        spec = parse_stage(stage)
+        spec = self.stage(stage)
         now = utcnow()
         query = {
             "_id": doc_id,
             "state": spec.source.value,
+            "kind": self.kind,
             "$or": [{"lock": None}, {"lock.expires": {"$lt": now}}],
         }
         return self.collection.find_one_and_update(
@@ -209,14 +213,19 @@ class StateMachine:
 
     # ------------------------------------------------------------------ transitions
     def complete(
-        self, doc_id: str, stage: str, record: dict[str, Any], owner: str | None = None,
-        fw_id: int | None = None, versions: dict[str, str] | None = None,
+        self, doc_id: str, stage: str | Stage, record: dict[str, Any] | StageRecord,
+        owner: str | None = None, fw_id: int | None = None,
+        versions: dict[str, str] | None = None, leased: bool = True,
     ) -> dict:
-        """Finish a leased stage: write its sub-document and move to the stage's target."""
-        spec = parse_stage(stage)
-        record = _validated_record(record)
+        """Finish a stage: write its sub-document and move to the stage's target.
+
+        ``leased=False`` is for campaign-scoped stages (retrain) that advance documents
+        they never leased; the expected state still guards against a double move.
+        """
+        spec = self.stage(stage)
+        record = _validated_record(spec, record)
         return self.transition(
-            doc_id, spec.source, spec.target, owner=owner or self.worker,
+            doc_id, spec.source, spec.target, owner=(owner or self.worker) if leased else None,
             set_fields={spec.name: record}, fw_id=fw_id, versions=versions,
         )
 
@@ -226,11 +235,11 @@ class StateMachine:
         owner: str | None = None, fw_id: int | None = None,
     ) -> dict:
         """Screen a document out on a scientific criterion, keeping the number that decided."""
-        spec = parse_stage(stage)
+        spec = self.stage(stage)
         rejection = Rejection(stage=spec.name, reason=reason, value=value, threshold=threshold)
         fields: dict[str, Any] = {"rejection": rejection.model_dump(exclude_none=True)}
         if record is not None:
-            fields[spec.name] = _validated_record(record)
+            fields[spec.name] = _validated_record(spec, record)
         return self.transition(
             doc_id, spec.source, S.REJECTED, owner=owner or self.worker, set_fields=fields,
             fw_id=fw_id,
@@ -241,7 +250,7 @@ class StateMachine:
         fw_id: int | None = None,
     ) -> dict:
         """Record that a tool broke; the document can be retried with :meth:`retry`."""
-        spec = parse_stage(stage)
+        spec = self.stage(stage)
         current = self.collection.find_one({"_id": doc_id}, {"attempts": 1})
         attempts = (current or {}).get("attempts", {}).get(spec.name, 1)
         failure = {"stage": spec.name, "message": message[:4000], "attempts": attempts,
@@ -282,11 +291,13 @@ class StateMachine:
         for protected in ("state", "history", "_id", "lock"):
             if protected in (set_fields or {}):
                 raise InvalidInput(f"{protected!r} is written by the state machine only")
-        check_transition(source, target, kind="any")
+        kinds = kinds_with_move(source, target)
+        if not kinds:
+            check_transition(source, target)  # raises, naming the move
         now = utcnow()
         query: dict[str, Any] = {"_id": doc_id, "state": source.value}
-        if source is S.SIMULATED and target in _KIND_ONLY:
-            query["kind"] = _KIND_ONLY[target]
+        if set(kinds) != set(kind_schemas()):  # a move only some kinds make
+            query["kind"] = {"$in": kinds}
         if owner is not None:
             query["lock.owner"] = owner
         current = self.collection.find_one(query, {"lock": 1}) if owner is not None else None
@@ -319,8 +330,8 @@ class StateMachine:
         current = self.collection.find_one({"_id": doc_id}, {"state": 1, "lock": 1, "kind": 1})
         if current is None:
             raise NotFound(f"no structure {doc_id!r}")
-        if current["state"] == source.value and source is S.SIMULATED:
-            check_transition(source, target, current.get("kind", "mof"))
+        if current["state"] == source.value:
+            check_transition(source, target, current.get("kind", DEFAULT_KIND))
         if current["state"] != source.value:
             raise IllegalTransition(
                 f"{doc_id} is {current['state']}, not {source.value}: another worker moved it"
@@ -329,32 +340,21 @@ class StateMachine:
         raise IllegalTransition(f"{doc_id}: lease held by {holder!r}, not {owner!r}")
 
 
-def _validated_record(record: dict[str, Any]) -> dict[str, Any]:
+def _validated_record(stage: Stage, record: dict[str, Any] | StageRecord) -> dict[str, Any]:
+    """The record as stored: validated with the stage's record class, stamped ``finished``."""
+    if isinstance(record, StageRecord):
+        record = record.model_dump(exclude_none=True)
     try:
-        return StageRecord.model_validate({"finished": utcnow(), **record}).model_dump(
+        return stage.record.model_validate({"finished": utcnow(), **record}).model_dump(
             exclude_none=True
         )
     except ValidationError as exc:
-        raise InvalidInput(f"invalid stage record: {exc.errors()[0]['msg']}") from None
-
-
-def state_counts(collection, campaign: str) -> dict[str, int]:
-    """How many documents are in each state now."""
-    return {
-        state.value: collection.count_documents({"campaign": campaign, "state": state.value})
-        for state in State
-    }
-
-
-def reached_counts(collection, campaign: str) -> dict[str, int]:
-    """How many documents ever reached each state (from their history)."""
-    return {
-        state.value: collection.count_documents({"campaign": campaign, "history.to": state.value})
-        for state in State
-    }
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in (stage.name, *first["loc"]))
+        raise InvalidInput(f"invalid stage record: {where}: {first['msg']}") from None
 
 
 __all__ = [
-    "STAGES", "TRANSITIONS", "Stage", "StateMachine", "check_transition", "parse_stage",
-    "parse_state", "reached_counts", "state_counts", "StructureDoc",
+    "Stage", "StateMachine", "StructureDoc", "check_transition", "kinds_with_move",
+    "parse_state", "transitions",
 ]

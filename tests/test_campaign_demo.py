@@ -36,7 +36,8 @@ def test_demo_campaign_reaches_every_stage_and_retrains(tmp_path):
     reached = report["reached"]
     assert reached["generated"] >= 1 and reached["validated"] >= 1
     assert reached["simulated"] >= 1 and reached["adsorbed"] >= 1, reached
-    assert report["best_uptake"] and report["best_uptake"][0]["co2_uptake_mol_per_kg"] > 0
+    uptake = next(c for c in report["best"] if c["key"] == "co2_uptake")
+    assert uptake["unit"] == "mol/kg" and uptake["top"] and uptake["top"][0]["value"] > 0
 
     db = connect(db_dir, create=False)
     trained = list(db.models.find({"campaign": "demo", "kind": "generator"}))

@@ -43,6 +43,7 @@ def pillared_mofs():
 
 
 def seed(db, campaign: str, structures) -> list[str]:
+    open_campaign(db, campaign)
     machine = StateMachine(db.structures, worker="seed")
     ids = []
     for structure in structures:
@@ -59,8 +60,8 @@ def test_two_launchers_never_process_the_same_structure_twice(db, tmp_path, pill
 
     ids = seed(db, "pair", pillared_mofs)
     maker = ValidateMaker(md=StabilityMaker(steps=100))
-    workflows = [stage_workflow(maker.make(doc_id, db.target), db, "pair", "validate", "cpu", 1,
-                                doc_id=doc_id) for doc_id in ids for _ in range(2)]
+    workflows = [stage_workflow(maker.make(db.target, "pair", [doc_id]), db, "pair", "validate",
+                                "cpu", 1, doc_ids=[doc_id]) for doc_id in ids for _ in range(2)]
     submit(db, workflows)
     launchers = LocalLaunchers(db.target, {"cpu": 2}, str(tmp_path / "launches"))
     launchers.start()
@@ -71,7 +72,8 @@ def test_two_launchers_never_process_the_same_structure_twice(db, tmp_path, pill
         launchers.shutdown()
     names = {launch["fworker"]["name"] for launch in db.collection("launches").find()}
     assert names == {"local-cpu-0", "local-cpu-1"}, "both launchers took work"
-    outcomes = [doc["output"]["outcome"] for doc in db.collection("outputs").find()]
+    outcomes = [result["outcome"] for doc in db.collection("outputs").find()
+                for result in doc["output"]["results"]]
     assert sorted(outcomes).count("skipped") == len(ids), "each duplicate found its document taken"
     for doc in db.structures.find({"campaign": "pair"}):
         validated = [h for h in doc["history"] if h["to"] in ("validated", "rejected")]

@@ -54,7 +54,8 @@ def test_status_json_reports_states_and_reached(db_dir):
     (campaign,) = report["campaigns"]
     assert campaign["states"]["generated"] == 2 and campaign["states"]["validated"] == 1
     assert campaign["reached"]["generated"] == 3 and campaign["reached"]["validated"] == 1
-    assert campaign["most_stable"][0]["strain"] == 0.04
+    best = {column["key"]: column for column in campaign["best"]}
+    assert best["strain"]["top"][0]["value"] == 0.04 and best["strain"]["order"] == "asc"
     assert set(campaign["queues"]) >= {"gpu", "cpu", "mpi"}
     human = mofgen("status", "--db", db_dir, "--campaign", "demo")
     assert "validated=1" in human.stdout

@@ -8,9 +8,9 @@ import pytest
 
 from mofgen.campaigns import open_campaign
 from mofgen.documents import CampaignConfig, ModelVersionDoc, StructureDoc
+from mofgen.kinds.mof import MofPolicy as Policy
 from mofgen.launchers.daemon import Daemon
 from mofgen.launchers.fireworks import in_flight
-from mofgen.policy import Policy
 from tests.conftest import small_structure
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
@@ -91,7 +91,8 @@ def test_retraining_starts_exactly_at_the_threshold(db, n_stable, expected):
     assert ("retrain" in decisions) is expected
     if expected:
         retrain = decisions["retrain"]
-        assert retrain.training_ids == [f"s{i:03d}" for i in range(32)], "lower half by strain"
+        assert retrain.params["training_ids"] == [f"s{i:03d}" for i in range(32)], \
+            "lower half by strain"
         assert retrain.evidence["stable"] == 64
 
 
@@ -99,11 +100,11 @@ def test_retraining_switches_to_top_adsorbers_and_repeats_when_the_set_grows(db)
     seed(db, "c", [("adsorbed", 0.01, float(i)) for i in range(70)])
     policy = Policy(db, "c", config())
     retrain = by_stage(policy.decide(empty_flight()))["retrain"]
-    assert retrain.training_ids[:3] == ["s069", "s068", "s067"], "highest uptake first"
-    assert "top adsorbers" in retrain.reason and len(retrain.training_ids) == 64
+    assert retrain.params["training_ids"][:3] == ["s069", "s068", "s067"], "highest uptake first"
+    assert "top adsorbers" in retrain.reason and len(retrain.params["training_ids"]) == 64
     # a model trained on this set exists: no retraining until the set grows
     db.models.insert_one(ModelVersionDoc(id="v1", campaign="c",
-                                         training_set_ids=retrain.training_ids).to_mongo())
+                                         training_set_ids=retrain.params["training_ids"]).to_mongo())
     assert "retrain" not in by_stage(policy.decide(empty_flight()))
     seed_more = [("adsorbed", 0.01, 100.0 + i) for i in range(70)]
     for i, (state, strain, uptake) in enumerate(seed_more):
@@ -112,7 +113,7 @@ def test_retraining_switches_to_top_adsorbers_and_repeats_when_the_set_grows(db)
         data.update(state=state, validate={"strain": strain}, adsorb={"co2_uptake": uptake})
         db.structures.insert_one(data)
     again = by_stage(policy.decide(empty_flight()))["retrain"]
-    assert len(again.training_ids) == 70 and again.evidence["parent"] == "v1"
+    assert len(again.params["training_ids"]) == 70 and again.evidence["parent"] == "v1"
     assert "retrain" not in by_stage(policy.decide({**empty_flight(),
                                                     "stages": {"retrain": 1}}))
 

@@ -32,7 +32,8 @@ def test_lifecycle_records_history(db):
     doc = StructureDoc.from_structure(small_structure(), "c")
     assert machine.create(doc)
     assert not machine.create(doc), "the same id is stored once"
-    for stage, record in [("validate", {"strain": 0.05}), ("simulate", {"energy_eV": -1.0}),
+    relax = {"relax": {"tool": "chgnet", "energy_eV": -1.0}}
+    for stage, record in [("validate", {"strain": 0.05}), ("simulate", relax),
                           ("adsorb", {"co2_uptake": 1.2})]:
         claimed = machine.claim(stage, campaign="c")
         assert claimed["lock"]["owner"] == "w"
@@ -161,5 +162,5 @@ def test_eight_workers_race_for_1000_documents(any_db_target):
         assert doc["state"] == "validated"
         assert [h["to"] for h in doc["history"]] == ["validated"]
         assert doc["attempts"] == {"validate": 1}
-        assert doc["validate"]["worker"] == doc["history"][-1]["worker"]
+        assert doc["validate"]["workdir"] == doc["history"][-1]["worker"]
     db.close()

@@ -6,8 +6,9 @@ import signal
 
 from mofgen.commands import emit
 from mofgen.commands._db import add_db_option
-from mofgen.documents import CampaignConfig, load_config
+from mofgen.documents import DEFAULT_KIND, CampaignConfig, kind_schema, load_config
 from mofgen.errors import InvalidInput
+from mofgen.kinds import kind_names
 from mofgen.stores.connection import connect
 
 
@@ -17,9 +18,10 @@ def register(subparsers) -> None:
     add_db_option(parser)
     parser.add_argument("--campaign", default="default", help="campaign name (default: default)")
     parser.add_argument("--config", help="campaign config, YAML or JSON, or a shipped name")
-    parser.add_argument("--kind", choices=["mof", "crystal"],
+    parser.add_argument("--kind", choices=kind_names(),
                         help="campaign kind (default: the config's, else mof)")
-    parser.add_argument("--system", help="crystal campaigns: chemical system, e.g. Li-Fe-O")
+    parser.add_argument("--system", help="chemical system of a crystal campaign, e.g. Li-Fe-O "
+                        "(implies --kind crystal)")
     parser.add_argument("--minutes", type=float, help="stop after this many minutes")
     parser.add_argument("--max-structures", type=int,
                         help="generate at most N structures and stop when they are finished")
@@ -28,7 +30,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from mofgen.launchers.embedded import EmbeddedRun
+    from mofgen.launchers.runner import CampaignRunner
 
     if args.minutes is not None and args.minutes <= 0:
         raise InvalidInput("--minutes must be positive")
@@ -38,7 +40,7 @@ def run(args) -> int:
     if args.kind or args.system:
         config = with_kind(config, args.kind, args.system)
     db = connect(args.db)
-    runner = EmbeddedRun(db, args.campaign, config, minutes=args.minutes,
+    runner = CampaignRunner(db, args.campaign, config, minutes=args.minutes,
                          max_structures=args.max_structures)
     # Ctrl-C or SIGTERM: stop deciding, let running tasks finish (the launchers ignore
     # SIGINT), then exit; the same command resumes.
@@ -55,16 +57,28 @@ def run(args) -> int:
 
 def with_kind(config: CampaignConfig | None, kind: str | None, system: str | None
               ) -> CampaignConfig:
-    """The config with ``--kind``/``--system`` from the command line taking precedence."""
+    """The config with ``--kind``/``--system`` from the command line taking precedence.
+
+    Changing the kind drops the old kind's settings section; ``--system`` is the
+    ``system`` setting of the kind whose settings have one.
+    """
     from pydantic import ValidationError
 
-    data = (config or CampaignConfig()).model_dump()
-    if kind:
-        data["kind"] = kind
+    data = config.model_dump() if config else {}
+    old = data.get("kind", DEFAULT_KIND)
+    new = kind or (_kind_with_system(old) if system else old)
+    section = data.pop(old, None) or {}
+    data["kind"] = new
+    data[new] = section if new == old else {}
     if system:
-        data["system"] = system
-        data["kind"] = kind or "crystal"
+        data[new]["system"] = system
     try:
         return CampaignConfig.model_validate(data)
     except ValidationError as exc:
         raise InvalidInput(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
+
+
+def _kind_with_system(current: str) -> str:
+    """``current`` if its settings have a chemical system, else the first kind that does."""
+    kinds = [current, *kind_names()]
+    return next((k for k in kinds if "system" in kind_schema(k).settings.model_fields), current)

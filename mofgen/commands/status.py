@@ -40,15 +40,10 @@ def _human(report: dict) -> str:
         if c["rates_per_hour"]:
             rates = "  ".join(f"{k}={v}/h" for k, v in c["rates_per_hour"].items())
             lines.append(f"  rates:   {rates}")
-        for best in c["best_uptake"][:3]:
-            lines.append(
-                f"  best CO2 uptake: {best['co2_uptake_mol_per_kg']:.3f} mol/kg  {best['id']}"
-            )
-        for best in c["most_stable"][:3]:
-            lines.append(f"  most stable: strain {best['strain']:.4f}  {best['id']}")
-        for best in c.get("closest_to_hull", [])[:5]:
-            lines.append(f"  E_hull {best['e_above_hull_eV_per_atom']:+.3f} eV/atom  "
-                         f"{best['formula']}  {best['id']}")
+        for column in c["best"]:
+            for row in column["top"][:3]:
+                lines.append(f"  best {column['label']}: {row['value']:.{column['digits']}f} "
+                             f"{column['unit']}  {row['formula']}  {row['id']}")
         queues = "  ".join(f"{k}: {v['READY']} ready/{v['RUNNING']} running"
                            for k, v in c["queues"].items())
         lines.append(f"  queues:  {queues}")

@@ -45,19 +45,16 @@ def read_structure(path: str):
 
 def run(args) -> int:
     from mofgen.campaigns import get_campaign
-    from mofgen.crystal.campaign import insert_crystal
+    from mofgen.kinds import get_kind
 
     structures = [(path, read_structure(path)) for path in args.files]
     db = connect(args.db, create=False)
     try:
-        campaign = get_campaign(db, args.campaign)
-        if campaign.kind != "crystal":
-            raise InvalidInput(f"campaign {args.campaign!r} is a {campaign.kind} campaign; "
-                               "submit adds crystals")
+        kind = get_kind(get_campaign(db, args.campaign).kind)
         rows = []
         for path, structure in structures:
-            doc_id, created = insert_crystal(db, args.campaign, structure,
-                                             {"generator": "submitted", "file": path})
+            doc_id, created = kind.submit(db, args.campaign, structure,
+                                          {"generator": "submitted", "file": path})
             rows.append({"file": path, "id": doc_id, "created": created})
     finally:
         db.close()

@@ -45,9 +45,9 @@ def _substitution_candidates(system: str, prototypes: tuple[str, ...] | None,
 
 def substitution_generator(config: CampaignConfig, start: int, count: int) -> list[Candidate]:
     """Candidates ``start .. start+count`` of the ranked substitution list (exa-AMD step 1)."""
-    settings = config.crystal
+    settings = config.settings
     ranked = _substitution_candidates(
-        config.system or "", tuple(settings.prototypes) if settings.prototypes else None,
+        config.settings.system, tuple(settings.prototypes) if settings.prototypes else None,
         settings.substitution_threshold)
     return list(ranked[start:start + count])
 
@@ -73,10 +73,10 @@ def check_config(config: CampaignConfig) -> None:
     """Fail at campaign start, not inside a worker, on what the config names."""
     from mofgen.crystal.prototypes import prototypes, reference_phases
 
-    generator_for(config.crystal.generator)
-    if config.crystal.prototypes:
-        prototypes(config.crystal.prototypes)
-    reference_phases(config.system or "")
+    generator_for(config.settings.generator)
+    if config.settings.prototypes:
+        prototypes(config.settings.prototypes)
+    reference_phases(config.settings.system)
 
 
 # ------------------------------------------------------------------------ store once
@@ -124,7 +124,7 @@ def insert_crystal(db, campaign: str, structure: Structure,
     doc = StructureDoc.from_structure(
         plain, campaign, kind="crystal", origin=origin or {},
         identifiers={"formula": plain.composition.reduced_formula, "crystal_key": key})
-    created = StateMachine(db.structures, worker=default_worker_id()).create(doc)
+    created = StateMachine(db.structures, default_worker_id(), kind="crystal").create(doc)
     return doc.id, bool(created)
 
 
@@ -137,11 +137,11 @@ def ensure_references(db, campaign: str, config: CampaignConfig, say=None):
     stored = _stored_references(db, campaign)
     if stored:
         return References.from_dict(stored)
-    phases = reference_phases(config.system or "")
+    phases = reference_phases(config.settings.system)
     if say:
-        say(f"relaxing {len(phases)} reference phases of {config.system} with CHGNet "
+        say(f"relaxing {len(phases)} reference phases of {config.settings.system} with CHGNet "
             "(once per campaign)")
-    refs = build_references(phases, steps=config.crystal.reference_relax_steps)
+    refs = build_references(phases, steps=config.settings.reference_relax_steps)
     # first writer wins: a concurrent builder's copy is discarded, not mixed
     db.campaigns.update_one({"_id": campaign, "references": None},
                             {"$set": {"references": refs.as_dict(), "updated_at": utcnow()}})

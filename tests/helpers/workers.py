@@ -18,7 +18,7 @@ def advance_all(target: str, worker: str, stage: str = "validate") -> list[str]:
         doc = machine.claim(stage, campaign="race")
         if doc is None:
             break
-        machine.complete(doc["_id"], stage, {"strain": 0.01, "worker": worker})
+        machine.complete(doc["_id"], stage, {"strain": 0.01, "workdir": worker})
         done.append(doc["_id"])
     db.close()
     return done

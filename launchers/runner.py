@@ -1,4 +1,5 @@
-"""``mofgen run``: store + policy daemon + one local launcher per category, in one command.
+"""The campaign runner behind ``mofgen run``: policy daemon + one local launcher per
+category, in one process, on any store (embedded directory or MongoDB server).
 
 The campaign document holds a ``runner`` lease (host, pid, heartbeat) so two ``mofgen run``
 processes never drive the same campaign; a runner that died (kill -9) leaves a stale lease,
@@ -20,16 +21,16 @@ from typing import Any
 
 from pymongo import ReturnDocument
 
-from mofgen.campaigns import open_campaign, set_status
+from mofgen.campaigns import open_campaign, set_status, state_counts
 from mofgen.documents import CampaignConfig, utcnow
 from mofgen.errors import InvalidInput
+from mofgen.kinds import get_kind
 from mofgen.launchers.daemon import Daemon
 from mofgen.launchers.fireworks import ACTIVE_STATES
 from mofgen.launchers.local import LocalLaunchers
-from mofgen.states import state_counts
 
 HEARTBEAT_STALE_S = 60.0
-TERMINAL = ("retrained", "rejected", "failed")
+
 
 
 def _pid_alive(pid: int) -> bool:
@@ -75,7 +76,7 @@ def recover_dead_run(db, campaign: str) -> dict[str, int]:
     return {"requeued": len(stuck), "released": released}
 
 
-class EmbeddedRun:
+class CampaignRunner:
     def __init__(self, db, campaign: str, config: CampaignConfig | None = None,
                  minutes: float | None = None, max_structures: int | None = None,
                  interval_s: float = 3.0, out=sys.stdout):
@@ -141,7 +142,7 @@ class EmbeddedRun:
             launchers.shutdown()
             self._release()
         return {"campaign": self.campaign, "reason": reason,
-                "states": state_counts(self.db.structures, self.campaign)}
+                "states": state_counts(self.db, self.campaign)}
 
     def _release(self) -> None:
         self.db.campaigns.update_one({"_id": self.campaign}, {"$unset": {"runner": ""}})
@@ -162,20 +163,10 @@ class EmbeddedRun:
             {"spec.mofgen.campaign": self.campaign, "state": {"$in": list(ACTIVE_STATES)}}) > 0
 
     def _progress(self) -> str:
-        counts = state_counts(self.db.structures, self.campaign)
-        best = self.db.structures.find_one(
-            {"campaign": self.campaign, "adsorb.co2_uptake": {"$ne": None}},
-            {"adsorb.co2_uptake": 1}, sort=[("adsorb.co2_uptake", -1)])
+        counts = state_counts(self.db, self.campaign)
         text = " ".join(f"{k}={v}" for k, v in counts.items() if v) or "no structures yet"
-        if best:
-            text += f" | best CO2 uptake {best['adsorb']['co2_uptake']:.3f} mol/kg"
-        if self.config is not None and self.config.kind == "crystal":
-            limit = self.config.crystal.hull_threshold_eV  # indexed, unlike near_hull
-            near = self.db.structures.count_documents(
-                {"campaign": self.campaign, "simulate.e_above_hull": {"$lte": limit}})
-            if near:
-                text += f" | {near} within {limit} eV/atom of the hull"
-        return f"[{self.campaign}] {text}"
+        extra = get_kind(self.config.kind).progress(self.db, self.campaign, self.config)
+        return f"[{self.campaign}] {text}" + (f" | {extra}" if extra else "")
 
     def _say(self, text: str) -> None:
         stamp = time.strftime("%H:%M:%S")

@@ -1,0 +1,265 @@
+"""MOF campaigns (MOFA, ../papers/mofa.txt): generated linkers → assembled MOFs → LAMMPS
+stability → CHGNet/CP2K relaxation, charges and pores → RASPA2 CO2 uptake → retraining.
+
+The ladder, the ``mof:`` config section, the typed records, the policy and the read-side
+presentation of a MOF campaign all live here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from mofgen.documents import CampaignConfig, CampaignDoc, KindSettings, Stage, State
+from mofgen.kinds.base import (
+    CampaignKind,
+    Chart,
+    Column,
+    Cumulative,
+    Histogram,
+    ReadmeSection,
+    Samples,
+)
+from mofgen.policy import Decision, Policy
+from mofgen.records import (
+    CO2_UPTAKE,
+    CO2_UPTAKE_ERROR,
+    HEAT_OF_ADSORPTION,
+    STRAIN,
+    MofAdsorbRecord,
+    MofSimulateRecord,
+    MofValidateRecord,
+    RetrainRecord,
+    finished,
+    get_path,
+)
+
+S = State
+
+
+class Thresholds(KindSettings):
+    """MOFA's policy numbers (../papers/mofa.txt §III-C); every one is configurable."""
+
+    stable_strain: float = Field(default=0.10, gt=0, le=1)
+    retrain_strain: float = Field(default=0.25, gt=0, le=1)
+    retrain_min_stable: int = Field(default=64, gt=0, le=10**6)
+    retrain_min_adsorbed: int = Field(default=64, gt=0, le=10**6)
+    min_pore_diameter_A: float = Field(default=3.3, gt=0, le=50)  # CO2 kinetic diameter
+
+
+class MofSettings(KindSettings):
+    """The ``mof:`` section of a campaign config: thresholds and every code's settings."""
+
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    md_steps: int = Field(default=2000, gt=0, le=10**8)  # LAMMPS NPT steps of 0.5 fs
+    gcmc_cycles: int = Field(default=1000, gt=0, le=10**7)  # RASPA2 production cycles
+    temperature_K: float = Field(default=300.0, gt=0, le=2000)
+    pressure_bar: float = Field(default=0.1, gt=0, le=1000)
+    relax_steps: int = Field(default=200, gt=0, le=10**5)  # CHGNet optimiser steps
+    diffusion_steps: int = Field(default=100, gt=0, le=10**4)
+    retrain_epochs: float = Field(default=2.0, gt=0, le=1000)
+    retrain_max_minutes: float = Field(default=10.0, gt=0, le=10**4)
+    fidelity: Literal["mlip", "dft"] = "mlip"
+    linkers_per_batch: int = Field(default=16, gt=0, le=4096)
+    anchors: list[Literal["COO", "cyano"]] = Field(default_factory=lambda: ["COO", "cyano"])
+
+
+class MofPolicy(Policy):
+    """MOFA's policy (§III-C) on the shared queues.
+
+    * generate continuously (gpu), with backpressure (``Policy.generate``);
+    * validate the most recently generated structures first (LIFO);
+    * simulate and adsorb the most stable structures first (lowest lattice strain);
+    * retrain once ``retrain_min_stable`` structures have strain below ``retrain_strain``
+      and again whenever that set has grown; the set is the lower half by strain until
+      ``retrain_min_adsorbed`` adsorption results exist, then the top adsorbers.
+    """
+
+    # cpu stages in the order free slots are filled: finish expensive work first.
+    CPU_ORDER = (("adsorb", (STRAIN, 1), 3), ("simulate", (STRAIN, 1), 2),
+                 ("validate", ("created_at", -1), 1))
+
+    def decide(self, flight: dict[str, Any]) -> list[Decision]:
+        return [*self._cpu(flight), *self.generate(flight), *self._retrain(flight)]
+
+    def _cpu(self, flight) -> list[Decision]:
+        free = self.free("cpu", flight)
+        decisions = []
+        for stage, order, priority in self.CPU_ORDER:
+            # every candidate sorted by strain has one (≥ 0): the guard lets an index
+            # skip the structures without one
+            guard = {STRAIN: {"$gte": 0}} if order[0] == STRAIN else None
+            picked = self.pick(stage, order, free, flight, guard)
+            if picked:
+                decisions.append(self.decision(
+                    stage, priority, doc_ids=picked,
+                    reason=f"{len(picked)} {self.schema.stage(stage).source.value} "
+                           f"structure(s) by {order[0]} {'desc' if order[1] < 0 else 'asc'}",
+                    evidence={"waiting_first": picked[:5], "queue_free": free}))
+                free -= len(picked)
+        return decisions
+
+    def _retrain(self, flight) -> list[Decision]:
+        if flight["stages"].get("retrain", 0) or self.depth("gpu") == 0:
+            return []
+        t = self.settings.thresholds
+        stable_query = {"campaign": self.campaign, STRAIN: {"$lt": t.retrain_strain}}
+        n_stable = self.db.structures.count_documents(stable_query)
+        if n_stable < t.retrain_min_stable:
+            return []
+        adsorbed_query = {"campaign": self.campaign, CO2_UPTAKE: {"$ne": None}}
+        n_adsorbed = self.db.structures.count_documents(adsorbed_query)
+        last = self.last_model("generator")
+        last_size = len(last["training_set_ids"]) if last else 0
+        if n_adsorbed >= t.retrain_min_adsorbed:
+            cursor = self.db.structures.find(adsorbed_query, {"_id": 1}).sort(
+                CO2_UPTAKE, -1).limit(max(t.retrain_min_adsorbed, n_adsorbed // 2))
+            basis = "top adsorbers"
+        else:
+            cursor = self.db.structures.find(stable_query, {"_id": 1}).sort(
+                STRAIN, 1).limit(max(1, n_stable // 2))
+            basis = "lower half by strain"
+        ids = [d["_id"] for d in cursor]
+        if last is not None and len(ids) <= last_size:
+            return []
+        return [self.decision(
+            "retrain", 5, params={"training_ids": ids},
+            reason=f"retrain on {len(ids)} structures ({basis})",
+            evidence={"stable": n_stable, "adsorbed": n_adsorbed, "previous_set": last_size,
+                      "parent": last["_id"] if last else None},
+        )]
+
+
+class MofKind(CampaignKind):
+    name = "mof"
+    settings = MofSettings
+    ladder = (
+        Stage("generate", None, S.GENERATED, "gpu", scope="campaign"),
+        Stage("validate", S.GENERATED, S.VALIDATED, "cpu", MofValidateRecord),
+        Stage("simulate", S.VALIDATED, S.SIMULATED, "cpu", MofSimulateRecord),
+        Stage("adsorb", S.SIMULATED, S.ADSORBED, "cpu", MofAdsorbRecord),
+        Stage("retrain", S.ADSORBED, S.RETRAINED, "gpu", RetrainRecord, scope="campaign"),
+    )
+    indexes = (
+        [("campaign", 1), (STRAIN, 1)],
+        [("campaign", 1), (CO2_UPTAKE, -1)],
+        [("campaign", 1), (HEAT_OF_ADSORPTION, 1)],
+        [("campaign", 1), (finished("validate"), 1)],
+        [("campaign", 1), (finished("simulate"), 1)],
+        [("campaign", 1), (finished("adsorb"), 1)],
+        [("identifiers.linker_smiles", 1)],
+    )
+    columns = (
+        Column("co2_uptake", "CO2 uptake", CO2_UPTAKE, "mol/kg", sort=-1),
+        Column("strain", "strain", STRAIN, "", sort=1),
+        Column("heat", "heat of adsorption", HEAT_OF_ADSORPTION, "kJ/mol", sort=1, digits=1),
+        Column("co2_uptake_error", "± uptake", CO2_UPTAKE_ERROR, "mol/kg"),
+        Column("linkers", "linkers", "linkers.smiles"),  # a list: see row()
+    )
+
+    def makers(self, config: CampaignConfig) -> dict[str, Any]:
+        """Every stage's Maker from the ``mof:`` settings: the one place where campaign
+        settings become calculation settings."""
+        from mofgen.engines.chgnet_relax import ChgnetRelaxation
+        from mofgen.engines.cp2k_relax import Cp2kRelaxation
+        from mofgen.engines.lammps_md import StabilityMaker
+        from mofgen.engines.raspa import GcmcAdsorption
+        from mofgen.engines.zeopp import PoreAnalysis
+        from mofgen.flows.adsorb import AdsorbMaker
+        from mofgen.flows.simulate import SimulateMaker
+        from mofgen.flows.validate import ValidateMaker
+
+        s: MofSettings = config.settings
+        t = s.thresholds
+        relax = (Cp2kRelaxation() if s.fidelity == "dft"
+                 else ChgnetRelaxation(steps=s.relax_steps))
+        makers: dict[str, Any] = {
+            "validate": ValidateMaker(md=StabilityMaker(
+                steps=s.md_steps, temperature_K=s.temperature_K,
+                stable_strain=t.stable_strain, reject_strain=t.retrain_strain)),
+            "simulate": SimulateMaker(relax=relax, pores=PoreAnalysis(
+                probe_radius_A=t.min_pore_diameter_A / 2)),
+            "adsorb": AdsorbMaker(gcmc=GcmcAdsorption(
+                temperature_K=s.temperature_K, pressure_bar=s.pressure_bar,
+                cycles=s.gcmc_cycles)),
+        }
+        try:
+            from mofgen.flows.generate import GenerateMaker
+            from mofgen.flows.retrain import RetrainMaker
+        except ImportError:  # the generator extra (torch) is not installed
+            return makers
+        makers["generate"] = GenerateMaker(n_linkers=s.linkers_per_batch,
+                                           diffusion_steps=s.diffusion_steps, seed=config.seed)
+        makers["retrain"] = RetrainMaker(epochs=s.retrain_epochs,
+                                         max_minutes=s.retrain_max_minutes)
+        return makers
+
+    def policy(self, db, campaign: str, config: CampaignConfig) -> MofPolicy:
+        return MofPolicy(db, campaign, config)
+
+    def progress(self, db, campaign: str, config: CampaignConfig) -> str:
+        best = db.structures.find_one({"campaign": campaign, CO2_UPTAKE: {"$ne": None}},
+                                      {CO2_UPTAKE: 1}, sort=[(CO2_UPTAKE, -1)])
+        if not best:
+            return ""
+        return f"best CO2 uptake {best['adsorb']['co2_uptake']:.3f} mol/kg"
+
+    # ----------------------------------------------------------------- read side
+    def row(self, doc: dict[str, Any]) -> dict[str, Any]:
+        return {**super().row(doc), "linkers": _linker_smiles(doc)}
+
+    def card(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """The linkers, drawn from their SMILES, with the anchor and the generator version."""
+        return {"title": "Linkers", "molecules": [
+            {"smiles": lk.get("smiles") or "",
+             "caption": f"anchor {lk.get('anchor') or '–'} · "
+                        f"model {lk.get('model_version') or '–'}"}
+            for lk in doc.get("linkers") or []]}
+
+    def charts(self, campaign: CampaignDoc) -> tuple[Chart, ...]:
+        """Stable structures over time, strain per hour, and the CO2 uptake histogram."""
+        s: MofSettings = campaign.config.settings
+        stable = s.thresholds.stable_strain
+        return (
+            Cumulative(id="stable", key="stable_cumulative", path=STRAIN, upper=stable,
+                       time=finished("validate"),
+                       title=f"Stable structures found (strain < {stable:g})"),
+            Samples(id="strain", key="strain_by_hour", path=STRAIN, time=finished("validate"),
+                    title="Strain distribution per hour of the run (sample)"),
+            Histogram(id="uptake", key="uptake_hist", path=CO2_UPTAKE, unit="mol/kg",
+                      title=f"CO₂ uptake at {s.pressure_bar:g} bar, {s.temperature_K:g} K"),
+        )
+
+    def export_fields(self, doc: dict[str, Any]) -> dict[str, Any]:
+        return {"strain": get_path(doc, STRAIN),
+                "co2_uptake_mol_per_kg": get_path(doc, CO2_UPTAKE),
+                "linker_smiles": _linker_smiles(doc)}
+
+    def export_metadata(self, campaign: CampaignDoc) -> dict[str, Any]:
+        return {"units": {
+            "co2_uptake": "mol/kg", "heat_of_adsorption_kJ_per_mol": "kJ/mol",
+            "strain": "max |eigenvalue| of the Lagrangian strain tensor (fraction)",
+            "charge": "elementary charge", "lengths": "Å"}}
+
+    def export_readme(self, meta: dict[str, Any]) -> ReadmeSection:
+        from mofgen.export.optimade import OPTIMADE_API_VERSION, PROVIDER_PREFIX
+
+        return ReadmeSection(
+            about=f"""{meta['count']} {meta['kind']} structures exported by mofgen
+(database-centric generative MOF discovery).""",
+            files="- `structures.jsonl`: one JSON document per line, the full mofgen record "
+                  f"""(validates as
+  `mofgen.documents.StructureDoc`): generated and relaxed structures (pymatgen dicts),
+  linker SMILES with the generator model version, every stage's numbers (`validate.strain`,
+  `simulate`, `adsorb.co2_uptake` in mol/kg …) and the `history` of transitions with
+  worker, duration and software versions.
+- `cif/<id>.cif`: final geometry (relaxed where simulated) in P1 with `_atom_site_charge`
+  where partial charges were computed.
+- `optimade.jsonl`: OPTIMADE {OPTIMADE_API_VERSION} JSON Lines (header line, then one
+  `structures` entry per line); mofgen fields carry the `{PROVIDER_PREFIX}` prefix.
+""")
+
+
+def _linker_smiles(doc: dict[str, Any]) -> list[str | None]:
+    return [lk.get("smiles") for lk in doc.get("linkers") or []]
