@@ -15,8 +15,10 @@ import enum
 import hashlib
 import importlib
 import math
+import os
 import sys
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from typing import Any, Literal
 
 from pydantic import (
@@ -172,28 +174,56 @@ class KindSchema:
         return {stage.name: stage.record for stage in self.ladder}
 
 
-_SCHEMAS: dict[str, KindSchema] = {}
+# Campaign kinds are plugins: classes with a ``name`` and a ``schema()`` (the built-in ones
+# subclass ``mofgen.kinds.base.CampaignKind``). They are found through the ``mofgen.kinds``
+# entry-point group (mofgen's own pyproject declares ``mof`` and ``crystal``) and through
+# ``$MOFGEN_KINDS`` (``package.module:ClassName``, comma-separated), so this module, the
+# state machine and the stores know that kinds exist but never import one.
+ENTRY_POINT_GROUP = "mofgen.kinds"
+ENV_KINDS = "MOFGEN_KINDS"
+_KIND_CLASSES: dict[str, Any] = {}
+_discovered = False
 
 
-def register_schema(schema: KindSchema) -> None:
-    """Called by :func:`mofgen.kinds.register_kind`; the data model stays kind-agnostic."""
-    _SCHEMAS[schema.name] = schema
+def register_kind_class(cls: Any) -> None:
+    """Make a kind class known (discovery does this; tests may for a kind of their own)."""
+    _KIND_CLASSES[cls.name] = cls
+
+
+def _load_kind(spec: str) -> Any:
+    module, _, name = spec.strip().partition(":")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise InvalidInput(f"{ENV_KINDS} names {spec!r}, which cannot be loaded: {exc}"
+                           ) from None
+
+
+def kind_classes() -> dict[str, Any]:
+    """Every campaign kind class, discovered once per process."""
+    global _discovered
+    if not _discovered:
+        _discovered = True
+        for entry in entry_points(group=ENTRY_POINT_GROUP):
+            _KIND_CLASSES.setdefault(entry.name, entry.load())
+        for spec in filter(str.strip, os.environ.get(ENV_KINDS, "").split(",")):
+            register_kind_class(_load_kind(spec))
+    if not _KIND_CLASSES:
+        raise InvalidInput("no campaign kinds are installed: install mofgen (pip install -e .)")
+    return _KIND_CLASSES
 
 
 def kind_schema(name: str) -> KindSchema:
-    """The schema of a registered kind; the built-in kinds are discovered on first use."""
-    if name not in _SCHEMAS:
-        importlib.import_module("mofgen.kinds")  # registers the built-in and plugin kinds
-    try:
-        return _SCHEMAS[name]
-    except KeyError:
+    """The data model of a campaign kind: its ladder and settings section."""
+    classes = kind_classes()
+    if name not in classes:
         raise InvalidInput(f"unknown campaign kind {name!r} (known: "
-                           f"{', '.join(sorted(_SCHEMAS))})") from None
+                           f"{', '.join(sorted(classes))})")
+    return classes[name].schema()
 
 
 def kind_schemas() -> dict[str, KindSchema]:
-    importlib.import_module("mofgen.kinds")
-    return dict(_SCHEMAS)
+    return {name: cls.schema() for name, cls in kind_classes().items()}
 
 
 # ----------------------------------------------------------------------------- structures
@@ -429,13 +459,13 @@ class CampaignConfig(_Record):
         section = dict(section)
         generic = set(cls.model_fields) - {"settings"}
         flat = [key for key in list(data) if key not in generic
-                and key in schema.settings.model_fields and key not in _SCHEMAS]
+                and key in schema.settings.model_fields and key not in kind_classes()]
         for key in flat:
             section.setdefault(key, data.pop(key))
         if flat:
             _deprecated(f"config keys {', '.join(sorted(flat))} belong in the '{kind}:' "
                         "section now; read them from the top level this time")
-        for other in _SCHEMAS:
+        for other in kind_classes():
             if other != kind and other in data:
                 raise ValueError(f"section '{other}:' is for {other} campaigns, "
                                  f"but this campaign's kind is {kind}")

@@ -10,7 +10,6 @@ queries of DESIGN §2 are created on connect.
 
 from __future__ import annotations
 
-import importlib
 import os
 import re
 from dataclasses import dataclass, field
@@ -25,8 +24,8 @@ ENV_DB = "MOFGEN_DB"
 MONGO_TIMEOUT_MS = 5000
 
 # Indexes of the kind-agnostic queries: the state machine, the policy daemon's bookkeeping,
-# the dashboard's paging. Campaign kinds add the indexes of their own fields with
-# :func:`register_indexes` (``mofgen.kinds``), so this module names no science.
+# the dashboard's paging. Each campaign kind declares the ``structures`` indexes of its own
+# fields (``indexes``); they are added on connect, so this module names no science.
 INDEXES: dict[str, list[list[tuple[str, int]]]] = {
     "structures": [
         [("campaign", 1), ("state", 1)],
@@ -48,15 +47,6 @@ INDEXES: dict[str, list[list[tuple[str, int]]]] = {
     "campaigns": [[("status", 1)]],
     "decisions": [[("campaign", 1), ("time", -1)]],
 }
-
-
-def register_indexes(collection: str, specs) -> None:
-    """Add index specifications (lists of ``(path, direction)``) created on every connect."""
-    known = INDEXES.setdefault(collection, [])
-    for keys in specs:
-        keys = [tuple(k) for k in keys]
-        if keys not in known:
-            known.append(keys)
 
 
 def _mask(uri: str) -> str:
@@ -98,8 +88,12 @@ class MofgenDB:
         return self.db["campaigns"]
 
     def ensure_indexes(self) -> None:
-        importlib.import_module("mofgen.kinds")  # the kinds register their indexes
-        for collection, specs in INDEXES.items():
+        from mofgen.documents import kind_classes
+
+        wanted = {name: list(specs) for name, specs in INDEXES.items()}
+        for kind in kind_classes().values():
+            wanted["structures"] += [list(keys) for keys in kind.indexes]
+        for collection, specs in wanted.items():
             existing = {tuple(map(tuple, info["key"]))
                         for info in self.db[collection].index_information().values()}
             for keys in specs:
