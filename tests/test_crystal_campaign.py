@@ -25,7 +25,7 @@ from mofgen.stores.connection import connect
 from tests.helpers.polling import wait_for
 
 REPO = Path(__file__).resolve().parents[1]
-CRYSTAL = {"kind": "crystal", "system": "Li-Fe-O"}
+CRYSTAL = {"kind": "crystal", "crystal": {"system": "Li-Fe-O"}}
 
 
 def mofgen(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
@@ -63,7 +63,8 @@ def test_bad_crystal_settings_in_a_config_file(db_dir, tmp_path):
                              ({"prototypes": ["nonsense"]}, "unknown prototype(s) nonsense"),
                              ({"hull_threshold_eV": -1}, "crystal.hull_threshold_eV")]:
         config = tmp_path / "c.yaml"
-        config.write_text(yaml.safe_dump({**CRYSTAL, "crystal": crystal}))
+        config.write_text(yaml.safe_dump({**CRYSTAL, "crystal": {"system": "Li-Fe-O",
+                                                                  **crystal}}))
         result = mofgen("run", "--db", db_dir, "--campaign", "bad", "--config", str(config))
         assert result.returncode == 2 and message in result.stderr, result.stderr
         assert result.stderr.count("\n") == 1
@@ -133,8 +134,8 @@ def small_references():
 
 def test_batched_validation_rejects_invalid_duplicate_and_unstable_crystals(
         db, small_references):
-    from mofgen.flows._stage import run_batch_stage
-    from mofgen.flows.crystal import validate_crystals
+    from mofgen.flows._stage import run_job
+    from mofgen.flows.crystal import CrystalValidateMaker
 
     config = CampaignConfig.model_validate(CRYSTAL)
     open_campaign(db, "screen", config)
@@ -158,8 +159,7 @@ def test_batched_validation_rejects_invalid_duplicate_and_unstable_crystals(
     db.structures.insert_one(twin.to_mongo())
     ids["twin"] = twin.id
 
-    report = run_batch_stage("validate", list(ids.values()), db.target,
-                             lambda docs, workdir: validate_crystals(docs, db.target))
+    report = run_job(CrystalValidateMaker(), db.target, "screen", list(ids.values()), {})
     assert {r["outcome"] for r in report["results"]} <= {"validated", "rejected"}
     docs = {name: db.structures.find_one({"_id": i}) for name, i in ids.items()}
     for name in ("li2o", "hematite"):
@@ -177,9 +177,10 @@ def test_batched_validation_rejects_invalid_duplicate_and_unstable_crystals(
 
 
 # ------------------------------------------------------------------------ whole campaign
-SMALL = {**CRYSTAL, "relax_steps": 100, "queue_depth_per_worker": 2,
+SMALL = {**CRYSTAL, "queue_depth_per_worker": 2,
          "resources": {"gpu": 1, "cpu": 1, "mpi": 0},
-         "crystal": {"substitution_threshold": 1e-5, "candidates_per_batch": 3,
+         "crystal": {"system": "Li-Fe-O", "relax_steps": 100,
+                     "substitution_threshold": 1e-5, "candidates_per_batch": 3,
                      "reference_relax_steps": 100, "retrain_min_relaxed": 3,
                      "retrain_epochs": 10}}
 #: Known stable phases the candidates reproduce (the hull is built from the same phases,
