@@ -256,4 +256,5 @@ class CampaignKind(ABC):
         """Store a user's structure in a campaign of this kind; ``(id, created)``."""
         from mofgen.errors import InvalidInput
 
-        raise InvalidInput(f"{self.name} campaigns do not take submitted structures")
+        raise InvalidInput(f"campaign {campaign!r} is a {self.name} campaign, which does not "
+                           "take submitted structures")
