@@ -121,7 +121,7 @@ def test_pages_read_only_what_they_show(client, monkeypatch):
     monkeypatch.setattr(embedded, "bson", CountingBson())
     total = db.structures.count_documents({"campaign": "demo"})
     assert decoded["n"] == 0  # answered from the index
-    for sort in q.SORTS:
+    for sort in q.sorts_for("mof"):
         decoded["n"] = 0
         page = q.top_structures(q.ReadOnlyDB(db), "demo", sort=sort, page=2, per_page=10)
         assert len(page["rows"]) == 10
@@ -184,7 +184,7 @@ def test_dashboard_command_bad_db_is_one_line(tmp_path):
                                         ("created", "desc"), ("heat", "desc")])
 def test_keyset_pages_cover_everything_once(client, sort, order):
     c, db = client
-    path = q.SORTS[sort][0]
+    path = q.sorts_for("mof")[sort][0]
     url = f"/api/campaigns/demo/structures?sort={sort}&per_page=7"
     url += f"&order={order}" if order else ""
     seen, response = [], c.get(url).get_json()

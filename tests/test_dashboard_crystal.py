@@ -79,8 +79,9 @@ def crystal_doc(doc_id: str, campaign: str, formula: str, state: str, e_hull: fl
     hull = -energy_above_hull(comp, 0.0, refs)  # the hull's energy at this composition
     if "validated" in times:
         screen = hull + (e_hull if e_hull is not None else 0.05) + 0.05  # unrelaxed: higher
-        doc["validate"] = {"valid": True, "checks": {"distances": True},
-                           "energy_per_atom": screen,
+        check = {"name": "distances", "passed": True, "value": 1.9, "limit": 0.5,
+                 "detail": "shortest distance (Å)"}
+        doc["validate"] = {"valid": True, "checks": [check], "energy_per_atom": screen,
                            "formation_energy_per_atom": formation_energy_per_atom(
                                comp, screen, refs),
                            "method": refs.method, "screener_version": None,
@@ -103,7 +104,7 @@ def crystal_doc(doc_id: str, campaign: str, formula: str, state: str, e_hull: fl
 
 def crystal_campaign(db, name: str, system: str = "Fe-Li-O", refs: References | None = None,
                      docs: dict | None = None) -> list[str]:
-    config = CampaignConfig(kind="crystal", system=system)
+    config = CampaignConfig(kind="crystal", crystal={"system": system})
     camp = CampaignDoc(id=name, kind="crystal", config=config, status="running",
                        references=refs.as_dict() if refs else None)
     db.campaigns.replace_one({"_id": name}, camp.to_mongo(), upsert=True)
@@ -293,7 +294,7 @@ def test_mof_campaign_in_the_same_store(client):
     assert page.status_code == 200 and b"plot-uptake" in page.data
     assert b"phase-diagram-data" not in page.data
     charts = c.get("/api/campaigns/mofs/charts").get_json()
-    assert "kind" not in charts and "uptake_hist" in charts
+    assert charts["kind"] == "mof" and "uptake_hist" in charts and "ehull_hist" not in charts
     table = c.get("/api/campaigns/mofs/structures").get_json()
     assert table["sort"] == "co2_uptake" and "e_above_hull" not in table["rows"][0]
     home = c.get("/").data.decode()
@@ -321,7 +322,7 @@ def test_phase_diagram_draws_in_chromium(tmp_path):
 
         driver.get(f"http://127.0.0.1:{httpd.server_port}/campaigns/fe-li-o")
         WebDriverWait(driver, 60).until(
-            lambda d: d.find_element(By.ID, "crystal-charts").get_attribute("data-rendered"))
+            lambda d: d.find_element(By.ID, "charts").get_attribute("data-rendered"))
         assert driver.find_elements(By.CSS_SELECTOR, "#plot-phase-diagram g.ternary")
         labels = {t.text for t in driver.find_elements(By.CSS_SELECTOR,
                                                        "#plot-phase-diagram g.textpoint")}

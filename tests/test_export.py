@@ -83,7 +83,8 @@ def test_export_round_trips(seeded, tmp_path):
     assert len(opt_lines) == 41
 
     meta = json.loads((out / "metadata.json").read_text())
-    assert meta["licence"] == "CC-BY-4.0" and meta["config"]["thresholds"]["stable_strain"] == 0.1
+    assert meta["licence"] == "CC-BY-4.0"
+    assert meta["config"]["mof"]["thresholds"]["stable_strain"] == 0.1
     assert "Licence" in (out / "README.md").read_text()
 
 

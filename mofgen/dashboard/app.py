@@ -2,8 +2,9 @@
 
 URLs (DESIGN §5): ``/`` campaigns, ``/campaigns/NAME``, ``/structures/ID`` (with
 ``/structures/ID.cif`` and ``.json`` downloads) and the same data as JSON under ``/api/``,
-plus ``/api/campaigns/NAME/phase-diagram`` for crystal campaigns (their campaign page
-draws it with an energy-above-hull histogram and a best-candidates table).
+plus ``/api/campaigns/NAME/figures/ID`` for the figures a campaign's kind computes
+(``/api/campaigns/NAME/phase-diagram`` for a crystal campaign's hull). What a campaign
+and a structure page show beyond the generic numbers comes from the campaign's kind.
 Unknown ids answer 404, malformed parameters 400; nothing answers 500 for bad input.
 plotly.js comes from the installed ``plotly`` package and 3Dmol.js from
 ``mofgen/data/dashboard/vendor`` (npm ``3dmol``), so no page needs the internet.
@@ -27,6 +28,9 @@ from flask import Flask, Response, abort, render_template, request, send_file
 from mofgen.dashboard import queries as q
 from mofgen.documents import jsonable
 from mofgen.errors import InvalidInput, NotFound
+from mofgen.export.cif import RELAXED
+from mofgen.kinds import get_kind, kind_of
+from mofgen.records import get_path
 
 CHART_TTL_S = 30.0
 THREEDMOL_ENV = "MOFGEN_3DMOL_JS"
@@ -90,9 +94,10 @@ def _table_args() -> dict[str, Any]:
 
 
 def stage_numbers(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Every stage's sub-document without bulky geometry, for the structure page."""
+    """Every stage's sub-document without bulky geometry, for the structure page: the
+    stages of the document's kind in ladder order, then a rejection or failure."""
     out = {}
-    for stage in ("validate", "simulate", "adsorb", "retrain", "rejection", "failure"):
+    for stage in (*(s.name for s in kind_of(doc).ladder), "rejection", "failure"):
         record = doc.get(stage)
         if isinstance(record, dict):
             out[stage] = {k: v for k, v in record.items() if k != "structure"}
@@ -110,21 +115,18 @@ def create_app(db) -> Flask:
     app.jinja_env.filters["tojson_safe"] = lambda v: json.dumps(jsonable(v))
     app.jinja_env.filters["fmt"] = _fmt
 
-    def cached(what: str, name: str) -> Any:
-        """Charts and phase diagrams, recomputed at most every ``CHART_TTL_S`` seconds."""
-        key = f"{what}:{name}"
+    def cached(name: str, figure: str | None = None) -> Any:
+        """Charts (``figure`` None) and figures, recomputed at most every ``CHART_TTL_S``."""
+        key = f"{figure or ''}:{name}"
         with lock:
             hit = cache.get(key)
             if hit and time.monotonic() - hit[0] < CHART_TTL_S:
                 return hit[1]
-        build = q.phase_diagram if what == "phase-diagram" else q.campaign_charts
-        data = build(rdb, name)
+        data = (q.campaign_charts(rdb, name) if figure is None
+                else jsonable(q.campaign_figure(rdb, name, figure)))
         with lock:
             cache[key] = (time.monotonic(), data)
         return data
-
-    def charts(name: str) -> Any:
-        return cached("charts", name)
 
     # ------------------------------------------------------------------ errors
     def _error(exc: Exception, status: int):
@@ -159,14 +161,15 @@ def create_app(db) -> Flask:
     def campaign_page(name: str):
         summary = q.campaign_summary(rdb, name)
         table = q.top_structures(rdb, name, **_table_args())
-        crystal = summary["kind"] == "crystal"
-        pd = jsonable(cached("phase-diagram", name)) if crystal else None
-        return render_template("campaign.html", c=summary, table=table, pd=pd,
-                               sorts=list(q.sorts_for(summary["kind"])))
+        kind = get_kind(summary["kind"])
+        plots = q.page_charts(q.campaign(rdb, name))
+        figures = {p["id"]: cached(name, p["id"]) for p in plots if p["type"] == "figure"}
+        return render_template("campaign.html", c=summary, table=table, plots=plots,
+                               figures=figures, columns=q.table_columns(kind))
 
     @app.get("/structures/<doc_id>.cif")
     def structure_cif(doc_id: str):
-        from mofgen.export import cif_text, final_structure
+        from mofgen.export.cif import cif_text, final_structure
 
         doc = q.structure_doc(rdb, doc_id)
         structure, _ = final_structure(doc)
@@ -184,16 +187,18 @@ def create_app(db) -> Flask:
     @app.get("/structures/<doc_id>")
     def structure_page(doc_id: str):
         doc = q.structure_doc(rdb, doc_id)
-        linkers = [{**lk, "svg": smiles_svg(lk.get("smiles", ""))} for lk in doc.get("linkers", [])]
+        card = kind_of(doc).card(doc)
+        if card:
+            card["molecules"] = [{**m, "svg": smiles_svg(m["smiles"]) if m.get("smiles")
+                                  else None} for m in card.get("molecules") or []]
         lattice = doc["structure"]["lattice"]
-        crystal = q.crystal_card(doc) if doc.get("kind") == "crystal" else None
-        relaxed = (doc.get("simulate") or {}).get("structure")
-        if crystal and isinstance(relaxed, dict) and isinstance(relaxed.get("lattice"), dict):
+        relaxed = get_path(doc, RELAXED)
+        if isinstance(relaxed, dict) and isinstance(relaxed.get("lattice"), dict):
             lattice = relaxed["lattice"]  # what the CIF and the 3D view show
         return render_template(
-            "structure.html", doc=doc, linkers=linkers, stages=stage_numbers(doc),
+            "structure.html", doc=doc, card=card, stages=stage_numbers(doc),
             history=doc.get("history", []), nsites=len(doc["structure"]["sites"]),
-            lattice=lattice, has_3dmol=threedmol_js() is not None, crystal=crystal,
+            lattice=lattice, has_3dmol=threedmol_js() is not None,
         )
 
     # ------------------------------------------------------------------ JSON API
@@ -207,11 +212,15 @@ def create_app(db) -> Flask:
 
     @app.get("/api/campaigns/<name>/charts")
     def api_charts(name: str):
-        return json_response(charts(name))
+        return json_response(cached(name))
+
+    @app.get("/api/campaigns/<name>/figures/<figure>")
+    def api_figure(name: str, figure: str):
+        return json_response(cached(name, figure))
 
     @app.get("/api/campaigns/<name>/phase-diagram")
     def api_phase_diagram(name: str):
-        return json_response(cached("phase-diagram", name))
+        return json_response(cached(name, "phase-diagram"))
 
     @app.get("/api/campaigns/<name>/structures")
     def api_table(name: str):

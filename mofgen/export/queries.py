@@ -12,20 +12,29 @@ and in pymongo (``connect(target).structures.find(...)``). Field paths are those
 :class:`mofgen.documents.StructureDoc` (``validate.strain``, ``adsorb.co2_uptake`` in
 mol/kg, ``identifiers.formula``; for crystals ``simulate.e_above_hull`` and
 ``simulate.formation_energy_per_atom`` in eV/atom, ``origin.prototype`` …). Filters
-that sort on one indexed path with a limit stay fast on large stores (see
-``stores.connection.INDEXES``).
+that sort on one indexed path with a limit stay fast on large stores (each kind's
+``indexes``, :mod:`mofgen.kinds`); the paths are :mod:`mofgen.records`'.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-SUMMARY_FIELDS = ["_id", "campaign", "state", "identifiers.formula", "validate.strain",
-                  "adsorb.co2_uptake", "linkers.smiles"]
-CRYSTAL_FIELDS = ["_id", "campaign", "state", "identifiers.formula", "identifiers.crystal_key",
-                  "origin.prototype", "origin.substitution", "validate.formation_energy_per_atom",
-                  "simulate.energy_per_atom", "simulate.formation_energy_per_atom",
-                  "simulate.e_above_hull", "simulate.near_hull"]
+from mofgen.records import (
+    CO2_UPTAKE,
+    CRYSTAL_KEY,
+    E_ABOVE_HULL,
+    FORMATION_ENERGY,
+    PREDICTED_FORMATION_ENERGY,
+    RELAXED_ENERGY,
+    STRAIN,
+)
+
+SUMMARY_FIELDS = ["_id", "campaign", "state", "identifiers.formula", STRAIN, CO2_UPTAKE,
+                  "linkers.smiles"]
+CRYSTAL_FIELDS = ["_id", "campaign", "state", "identifiers.formula", CRYSTAL_KEY,
+                  "origin.prototype", "origin.substitution", PREDICTED_FORMATION_ENERGY,
+                  RELAXED_ENERGY, FORMATION_ENERGY, E_ABOVE_HULL, "simulate.near_hull"]
 
 
 def structures_store(target: str | None = None):
@@ -47,16 +56,16 @@ def query_structures(
 
 def best_uptake(store, campaign: str, limit: int = 10) -> list[dict[str, Any]]:
     """The highest CO2 uptakes of a campaign (index on campaign, adsorb.co2_uptake)."""
-    return query_structures(store, {"campaign": campaign, "adsorb.co2_uptake": {"$gte": 0}},
-                            SUMMARY_FIELDS, {"adsorb.co2_uptake": -1}, limit)
+    return query_structures(store, {"campaign": campaign, CO2_UPTAKE: {"$gte": 0}},
+                            SUMMARY_FIELDS, {CO2_UPTAKE: -1}, limit)
 
 
 def stable_structures(store, campaign: str, max_strain: float = 0.10,
                       limit: int = 0) -> list[dict[str, Any]]:
     """Structures with lattice strain below ``max_strain`` (MOFA: stable below 10 %)."""
     return query_structures(store, {"campaign": campaign,
-                                    "validate.strain": {"$gte": 0, "$lt": max_strain}},
-                            SUMMARY_FIELDS, {"validate.strain": 1}, limit)
+                                    STRAIN: {"$gte": 0, "$lt": max_strain}},
+                            SUMMARY_FIELDS, {STRAIN: 1}, limit)
 
 
 def lowest_hull(store, campaign: str, max_e_above_hull: float | None = None,
@@ -66,8 +75,8 @@ def lowest_hull(store, campaign: str, max_e_above_hull: float | None = None,
     bound: dict[str, float] = {"$gte": -1e300}
     if max_e_above_hull is not None:
         bound["$lte"] = max_e_above_hull
-    return query_structures(store, {"campaign": campaign, "simulate.e_above_hull": bound},
-                            CRYSTAL_FIELDS, {"simulate.e_above_hull": 1}, limit)
+    return query_structures(store, {"campaign": campaign, E_ABOVE_HULL: bound},
+                            CRYSTAL_FIELDS, {E_ABOVE_HULL: 1}, limit)
 
 
 __all__ = ["best_uptake", "lowest_hull", "query_structures", "stable_structures",

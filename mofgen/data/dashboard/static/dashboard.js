@@ -17,58 +17,61 @@ async function fetchCharts(section) {
   return response.json();
 }
 
-// the plots every campaign kind has: how far its documents got, and how fast
-function stageCharts(c, states, noun) {
-  plot("plot-funnel", [{ type: "funnel", y: states, x: states.map((s) => c.reached[s] || 0) }],
-       `Funnel: ${noun} that reached each state`, "", "");
-  plot("plot-throughput", Object.entries(c.throughput).map(([stage, counts]) => (
-    { type: "scatter", mode: "lines+markers", name: stage, x: c.time, y: counts })),
-       "Throughput per stage", "time", `${noun} per bin`);
+const binMiddles = (e) => e.slice(0, -1).map((a, i) => (a + e[i + 1]) / 2);
+
+// how each chart type the kinds declare (mofgen.kinds.base) is drawn from its series
+const DRAW = {
+  funnel: (p, c) => plot(`plot-${p.id}`, [{ type: "funnel", y: c.states,
+                                              x: c.states.map((s) => c.reached[s] || 0) }],
+                         "Funnel: structures that reached each state", "", ""),
+  throughput: (p, c) => plot(`plot-${p.id}`, Object.entries(c.throughput).map(([stage, n]) => (
+    { type: "scatter", mode: "lines+markers", name: stage, x: c.time, y: n })),
+                             "Throughput per stage", "time", "structures per bin"),
+  cumulative: (p, c) => plot(`plot-${p.id}`, [{ type: "scatter", mode: "lines", x: c.time,
+                                                  y: c[p.key], line: { shape: "hv" } }],
+                             p.title, "time", "cumulative count"),
+  samples: (p, c) => plot(`plot-${p.id}`, c[p.key].map((h) => (
+    { type: "box", name: `h${h.hour}`, y: h.values, boxpoints: false, showlegend: false })),
+                          p.title, "hour", p.unit || ""),
+  histogram: (p, c) => {
+    const e = c[p.key].edges;
+    const extra = {};
+    if (!e.length) {
+      extra.annotations = [{ text: p.empty || "nothing yet", showarrow: false, xref: "paper",
+                             yref: "paper", x: 0.5, y: 0.5 }];
+    } else if (p.marker !== null && p.marker !== undefined) {
+      extra.shapes = [{ type: "line", x0: p.marker, x1: p.marker, yref: "paper", y0: 0, y1: 1,
+                        line: { dash: "dot", color: "#a40" } }];
+    }
+    plot(`plot-${p.id}`, [{ type: "bar", x: binMiddles(e), y: c[p.key].counts,
+                            width: e.length > 1 ? e[1] - e[0] : undefined }],
+         p.title, p.unit, p.noun, extra);
+  },
+};
+
+// a figure built on the server (e.g. a phase diagram), embedded in the page
+async function drawFigure(holder) {
+  const id = holder.dataset.figure;
+  const data = JSON.parse(document.getElementById(`${id}-data`).textContent);
+  const el = document.getElementById(`plot-${id}`);
+  if (!el || !data.figure || typeof Plotly === "undefined") return;
+  await Plotly.newPlot(el, data.figure.data, data.figure.layout,
+                       { displaylogo: false, responsive: true });
+  el.on("plotly_click", (ev) => {  // points carry their structure id as customdata
+    const sid = ev.points && ev.points[0] && ev.points[0].customdata;
+    if (sid) window.location.href = `/structures/${encodeURIComponent(sid)}`;
+  });
+  el.dataset.rendered = "true";
 }
 
 async function campaignCharts(section) {
+  for (const holder of section.querySelectorAll("[data-figure]")) await drawFigure(holder);
   const c = await fetchCharts(section);
   if (!c) return;
-  stageCharts(c, ["generated", "validated", "simulated", "adsorbed", "retrained"], "structures");
-  plot("plot-stable", [{ type: "scatter", mode: "lines", x: c.time, y: c.stable_cumulative,
-                         line: { shape: "hv" } }],
-       `Stable structures found (strain < ${c.stable_strain})`, "time", "cumulative count");
-  plot("plot-strain", c.strain_by_hour.map((h) => (
-    { type: "box", name: `h${h.hour}`, y: h.strains, boxpoints: false, showlegend: false })),
-       "Strain distribution per hour of the run (sample)", "hour", "strain");
-  const e = c.uptake_hist.edges;
-  plot("plot-uptake", [{ type: "bar", x: e.slice(0, -1).map((a, i) => (a + e[i + 1]) / 2),
-                         y: c.uptake_hist.counts }],
-       "CO₂ uptake at 0.1 bar, 300 K", "mol/kg", "structures");
-  section.dataset.rendered = "true";
-}
-
-async function crystalCharts(section) {
-  const pd = JSON.parse(document.getElementById("phase-diagram-data").textContent);
-  const el = document.getElementById("plot-phase-diagram");
-  if (el && pd.figure && typeof Plotly !== "undefined") {
-    await Plotly.newPlot(el, pd.figure.data, pd.figure.layout,
-                         { displaylogo: false, responsive: true });
-    el.on("plotly_click", (ev) => {
-      const id = ev.points && ev.points[0] && ev.points[0].customdata;
-      if (id) window.location.href = `/structures/${encodeURIComponent(id)}`;
-    });
-    el.dataset.rendered = "true";
+  for (const p of [{ type: "funnel", id: "funnel" }, { type: "throughput", id: "throughput" },
+                   ...c.plots]) {
+    if (DRAW[p.type]) DRAW[p.type](p, c);
   }
-  const c = await fetchCharts(section);
-  if (!c) return;
-  const e = c.ehull_hist.edges;
-  const threshold = { type: "line", x0: c.hull_threshold, x1: c.hull_threshold, yref: "paper",
-                      y0: 0, y1: 1, line: { dash: "dot", color: "#a40" } };
-  plot("plot-ehull", [{ type: "bar", x: e.slice(0, -1).map((a, i) => (a + e[i + 1]) / 2),
-                        y: c.ehull_hist.counts, width: e.length > 1 ? e[1] - e[0] : undefined }],
-       "Energy above hull of simulated crystals", "E_hull (eV/atom)", "crystals",
-       e.length ? { shapes: [threshold] } : { annotations: [{ text: "no simulated crystals yet",
-         showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5 }] });
-  stageCharts(c, c.states, "crystals");
-  plot("plot-near-hull", [{ type: "scatter", mode: "lines", x: c.time, y: c.near_hull_cumulative,
-                            line: { shape: "hv" } }],
-       `Crystals near the hull (E_hull ≤ ${c.hull_threshold} eV/atom)`, "time", "cumulative count");
   section.dataset.rendered = "true";
 }
 
@@ -87,8 +90,6 @@ async function structureViewer(el) {
 document.addEventListener("DOMContentLoaded", () => {
   const charts = document.getElementById("charts");
   if (charts) campaignCharts(charts);
-  const crystal = document.getElementById("crystal-charts");
-  if (crystal) crystalCharts(crystal);
   const viewer = document.getElementById("viewer");
   if (viewer) structureViewer(viewer);
 });
