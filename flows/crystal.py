@@ -132,24 +132,25 @@ class CrystalSimulateMaker(StageMaker):
         from mofgen.crystal.energy import (
             energy_above_hull,
             formation_energy_per_atom,
-            method_label,
-            relax,
+            relaxation_settings,
         )
 
         references = campaign_references(ctx.db.target, ctx.campaign)
-        result = relax(Structure.from_dict(doc["structure"]), steps=self.relax_steps,
-                       fmax=self.fmax)
-        e_hull = energy_above_hull(result.structure, result.energy_per_atom, references)
+        result = relaxation_settings(self.relax_steps, self.fmax).run(
+            Structure.from_dict(doc["structure"]), ctx.workdir)
+        if not result.ok:
+            return Outcome(failure=f"CHGNet: {result.reason}")
+        final, energy = result.relaxed_structure, result.energy_per_atom_eV
+        e_hull = energy_above_hull(final, energy, references)
         record = {
-            "structure": result.structure.as_dict(),
-            "energy_per_atom": result.energy_per_atom,
-            "formation_energy_per_atom": formation_energy_per_atom(
-                result.structure, result.energy_per_atom, references),
+            "structure": final.as_dict(),
+            "energy_per_atom": energy,
+            "formation_energy_per_atom": formation_energy_per_atom(final, energy, references),
             "e_above_hull": e_hull, "near_hull": e_hull <= self.hull_threshold_eV,
             "hull_threshold": self.hull_threshold_eV, "converged": result.converged,
-            "relax_steps": result.steps, "method": method_label(),
+            "relax_steps": result.n_steps, "method": result.method,
         }
-        return Outcome(record=record, versions={"chgnet": method_label()})
+        return Outcome(record=record, versions={"chgnet": result.method})
 
 
 # ---------------------------------------------------------------------------- retrain

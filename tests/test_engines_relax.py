@@ -23,6 +23,33 @@ def test_chgnet_relax_hmof0(tmp_path):
     assert "chgnet" in result.software_version
 
 
+def test_chgnet_child_process_and_in_process_agree(tmp_path):
+    """One implementation: the campaign's child-process run and the in-process run used for
+    reference phases give the same relaxation (float32 CHGNet: 1e-5 eV/atom)."""
+    from mofgen.crystal.energy import load_model
+
+    rocksalt = Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.45), ["Fe", "O"],
+                                         [[0, 0, 0], [0.5, 0.5, 0.5]])
+    calc = ChgnetRelaxation(steps=50)
+    child = calc.run(rocksalt, tmp_path)
+    here = calc.run_in_process(rocksalt, model=load_model())
+    assert child.status == here.status == Status.ok, (child.reason, here.reason)
+    assert child.method == here.method == "chgnet-0.3.0"
+    assert here.energy_per_atom_eV == pytest.approx(child.energy_per_atom_eV, abs=1e-5)
+    assert here.n_steps == child.n_steps and here.converged == child.converged
+    assert here.final_volume_A3 == pytest.approx(child.final_volume_A3, rel=1e-5)
+    assert (tmp_path / "relaxed.cif").exists() and here.workdir is None
+
+
+def test_chgnet_timeout_is_a_typed_failure(tmp_path):
+    """A relaxation past its time limit is 'failed' with the reason, inputs kept."""
+    si = Structure(Lattice.cubic(5.43), ["Si", "Si"], [[0, 0, 0], [0.25, 0.25, 0.25]])
+    result = ChgnetRelaxation(steps=100_000, fmax_eV_per_A=1e-9, timeout_s=1).run(si, tmp_path)
+    assert result.status == Status.failed
+    assert "timed out" in result.reason
+    assert (tmp_path / "input.json").exists()
+
+
 def test_cp2k_missing_binary_is_a_clear_failure(tmp_path):
     si = Structure(Lattice.cubic(5.43), ["Si", "Si"], [[0, 0, 0], [0.25, 0.25, 0.25]])
     result = Cp2kRelaxation(executable="cp2k-not-installed").run(si, tmp_path)

@@ -29,7 +29,8 @@ from pymatgen.analysis.phase_diagram import PDEntry, PhaseDiagram
 from pymatgen.core import Composition, Structure
 from pymatgen.entries.computed_entries import ComputedStructureEntry
 
-from mofgen.errors import InvalidInput
+from mofgen.engines.chgnet_relax import ChgnetRelaxation
+from mofgen.errors import InvalidInput, ToolFailure
 
 if TYPE_CHECKING:
     from chgnet.model import CHGNet
@@ -137,32 +138,14 @@ class References:
                    d["method"], d.get("meta", {}))
 
 
-@dataclass(frozen=True)
-class RelaxResult:
-    structure: Structure
-    energy_per_atom: float  # eV/atom, single point of the final structure
-    steps: int
-    converged: bool  # largest atomic force below fmax at the last step
+def relaxation_settings(steps: int = 300, fmax: float = 0.05,
+                        relax_cell: bool = True) -> ChgnetRelaxation:
+    """The CHGNet relaxation of crystal campaigns (references and candidates alike).
 
-
-def relax(structure: Structure, steps: int = 300, fmax: float = 0.05, relax_cell: bool = True,
-          model: CHGNet | None = None) -> RelaxResult:
-    """CHGNet FIRE relaxation of positions (and cell, FrechetCellFilter)."""
-    from chgnet.model import StructOptimizer
-
-    (structure,) = _check_structures([structure])
-    model = model or load_model()
-    with contextlib.redirect_stdout(io.StringIO()):  # CHGNet prints its device and steps
-        optimizer = StructOptimizer(model=model, optimizer_class="FIRE", use_device="cpu")
-        out = optimizer.relax(structure, fmax=fmax, steps=steps, relax_cell=relax_cell,
-                              verbose=False)
-    final: Structure = out["final_structure"]
-    traj = out["trajectory"]
-    n_steps = max(len(traj.energies) - 1, 0)
-    forces = np.asarray(traj.forces[-1]) if len(traj.forces) else np.zeros((1, 3))
-    converged = bool(np.linalg.norm(forces, axis=1).max() < fmax)
-    energy = float(predict_energies([final], model=model)[0])
-    return RelaxResult(final, energy, n_steps, converged)
+    No collapse check: a substituted prototype may legitimately change volume a lot.
+    """
+    return ChgnetRelaxation(steps=steps, fmax_eV_per_A=fmax, relax_cell=relax_cell,
+                            max_volume_change=None)
 
 
 def build_references(phases: Sequence[ReferencePhase], steps: int = 300, fmax: float = 0.05,
@@ -170,16 +153,20 @@ def build_references(phases: Sequence[ReferencePhase], steps: int = 300, fmax: f
     """Relax every reference phase with CHGNet and keep its final energy.
 
     Relaxing (not single points on literature geometries) is what candidates get in the
-    simulate stage, so hull distances compare like with like.
+    simulate stage (the same :class:`~mofgen.engines.chgnet_relax.ChgnetRelaxation`, here
+    in this process with one loaded model), so hull distances compare like with like.
     """
     model = model or load_model()
     entries = []
     for phase in phases:
-        r = relax(phase.structure, steps=steps, fmax=fmax, relax_cell=phase.relax_cell,
-                  model=model)
+        relaxation = relaxation_settings(steps, fmax, relax_cell=phase.relax_cell)
+        r = relaxation.run_in_process(phase.structure, model=model)
+        if not r.ok:
+            raise ToolFailure(f"reference phase {phase.name} did not relax: {r.reason}")
+        final = r.relaxed_structure
         entries.append(ComputedStructureEntry(
-            r.structure, r.energy_per_atom * len(r.structure),
-            data={"name": phase.name, "source": phase.source, "relax_steps": r.steps,
+            final, r.energy_per_atom_eV * len(final),
+            data={"name": phase.name, "source": phase.source, "relax_steps": r.n_steps,
                   "converged": r.converged}))
     return References(tuple(entries), method_label(model),
                       {"relax_steps": steps, "fmax": fmax})

@@ -18,6 +18,7 @@ from enum import Enum
 from typing import Any
 
 from pydantic import BaseModel, Field
+from pymatgen.core import Structure
 
 
 class Status(str, Enum):
@@ -82,6 +83,9 @@ class RelaxResult(EngineResult):
     """Cell optimisation with an ML potential (CHGNet) or DFT (CP2K)."""
 
     fidelity: str = Field("mlip", description="mlip (CHGNet) or dft (CP2K)")
+    method: str | None = Field(
+        None, description="potential and weights (chgnet-0.3.0): energies compare within one"
+    )
     energy_eV: float | None = None
     energy_per_atom_eV: float | None = None
     max_force_eV_per_A: float | None = None
@@ -91,6 +95,11 @@ class RelaxResult(EngineResult):
     final_volume_A3: float | None = None
     volume_change: float | None = Field(None, description="V1/V0 - 1")
     final_structure: dict[str, Any] | None = None
+
+    @property
+    def relaxed_structure(self) -> Structure | None:
+        """``final_structure`` as a pymatgen Structure (None when the relaxation failed)."""
+        return None if self.final_structure is None else Structure.from_dict(self.final_structure)
 
 
 class ChargeResult(EngineResult):
