@@ -197,3 +197,53 @@ def test_keyset_pages_cover_everything_once(client, sort, order):
     expected = {d["_id"] for d in db.structures.find({"campaign": "demo", path: bound})}
     assert len(seen) == len(set(seen)) == len(expected) and set(seen) == expected
     assert c.get(url + "&after=garbage!").status_code == 400
+
+
+def test_a_third_kind_is_shown_and_exported_with_the_base_hooks(tmp_path):
+    """The toy kind (tests/helpers/toy_kind.py) declares only a ladder and a column: its
+    campaign page, table, charts, structure page and export work without any code for it."""
+    from pymatgen.core import Lattice, Structure
+
+    import mofgen.kinds
+    from mofgen.campaigns import open_campaign
+    from mofgen.documents import CampaignConfig, StructureDoc
+    from mofgen.export import export_campaign
+    from mofgen.states import StateMachine
+    from tests.helpers.toy_kind import DENSITY, ToyKind
+
+    mofgen.kinds.register_kind(ToyKind())
+    db = connect(str(tmp_path / "store"))
+    try:
+        open_campaign(db, "toys", CampaignConfig.model_validate({"kind": "toy"}))
+        machine = StateMachine(db.structures, worker="test", kind="toy")
+        for i, a in enumerate((3.0, 3.5, 4.0)):  # simple-cubic Cu, the first two measured
+            structure = Structure(Lattice.cubic(a), ["Cu"], [[0, 0, 0]])
+            assert machine.create(StructureDoc.from_structure(structure, "toys", kind="toy",
+                                                              doc_id=f"toy-{i}"))
+            if i < 2:
+                assert machine.claim_id(f"toy-{i}", "measure")
+                machine.complete(f"toy-{i}", "measure",
+                                 {"density_g_per_cm3": structure.density})
+        c = create_app(db).test_client()
+        page = c.get("/campaigns/toys")
+        assert page.status_code == 200 and b'id="sort-density"' in page.data
+        assert b'data-state="validated"' in page.data and b'data-state="adsorbed"' not in page.data
+        table = c.get("/api/campaigns/toys/structures").get_json()
+        assert table["sort"] == "density" and [r["id"] for r in table["rows"]] == ["toy-1", "toy-0"]
+        assert table["rows"][0]["density"] == db.structures.find_one({"_id": "toy-1"})[
+            "measure"]["density_g_per_cm3"]
+        charts = c.get("/api/campaigns/toys/charts").get_json()
+        assert charts["kind"] == "toy" and charts["states"] == ["generated", "validated"]
+        assert charts["reached"] == {"generated": 3, "validated": 2}
+        assert sum(charts["throughput"]["measure"]) == 2 and charts["plots"] == []
+        assert c.get("/api/campaigns/toys/phase-diagram").status_code == 404
+        page = c.get("/structures/toy-0")
+        assert page.status_code == 200 and b'data-key="measure.density_g_per_cm3"' in page.data
+        report = export_campaign(db, "toys", tmp_path / "out", min_state="validated")
+    finally:
+        db.close()
+    assert report.count == 2
+    meta = json.loads((tmp_path / "out" / "metadata.json").read_text())
+    assert meta["units"] == {"density": "g/cm3"} and meta["kind"] == "toy"
+    assert DENSITY.split(".")[0] in (tmp_path / "out" / "structures.jsonl").read_text()
+    assert "2 toy structures" in (tmp_path / "out" / "README.md").read_text()

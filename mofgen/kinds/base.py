@@ -184,8 +184,10 @@ class CampaignKind(ABC):
         return ""
 
     def ladder_states(self) -> list[str]:
-        """The states the ladder produces, in order (funnels, ``export --min-state``)."""
-        return [stage.target.value for stage in self.ladder]
+        """The states on the ladder, in order (funnels, ``export --min-state``): what each
+        stage consumes and produces (a kind's first stage may consume submitted ones)."""
+        states = [s for stage in self.ladder for s in (stage.source, stage.target) if s]
+        return [state.value for state in dict.fromkeys(states)]
 
     def states(self) -> list[str]:
         """Every state this kind's structures can be in: the ladder's, then the off-ladder
