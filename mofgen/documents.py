@@ -146,7 +146,9 @@ class Stage:
     target: State
     category: str  # FireWorks _category: gpu, cpu or mpi
     record: type[StageRecord] = StageRecord
-    lease_seconds: float = 3600.0
+    # how long a claim lasts without renewal: a running job's heartbeat renews it every
+    # third of this, so it bounds how soon a dead worker's document is taken over
+    lease_seconds: float = 600.0
     scope: Literal["structure", "batch", "campaign"] = "structure"
 
 

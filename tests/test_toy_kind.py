@@ -67,6 +67,38 @@ def test_a_toy_kind_runs_through_the_engine(toy_env, db_dir, tmp_path):
     assert density["unit"] == "g/cm3" and density["top"][0]["id"] == "toy-2"
 
 
+def test_a_stage_longer_than_its_lease_keeps_its_result_and_runs_once(toy_env, db_dir):
+    """The stage runs 4 s against a 1 s lease while the daemon frees expired leases every
+    half second: the heartbeat keeps the lease, so the result is written once."""
+    from pymatgen.core import Lattice, Structure
+
+    from mofgen.campaigns import open_campaign
+    from mofgen.documents import CampaignConfig, StructureDoc
+    from mofgen.launchers.runner import CampaignRunner
+    from mofgen.states import StateMachine
+    from mofgen.stores.connection import connect
+    from tests.helpers.toy_kind import LEASE_S
+
+    db = connect(db_dir)
+    config = CampaignConfig.model_validate(
+        {"kind": "toy", "resources": {"gpu": 0, "cpu": 1},
+         "toy": {"seconds_per_structure": 4 * LEASE_S}})
+    open_campaign(db, "slow", config)
+    doc = StructureDoc.from_structure(Structure(Lattice.cubic(3.0), ["Cu"], [[0, 0, 0]]),
+                                      "slow", kind="toy", doc_id="slow-0")
+    assert StateMachine(db.structures, "test", kind="toy").create(doc)
+    CampaignRunner(db, "slow", None, minutes=5, interval_s=0.5,
+                   out=open(os.devnull, "w")).run()
+    stored = db.structures.find_one({"_id": "slow-0"})
+    assert stored["state"] == "validated" and stored["attempts"] == {"measure": 1}
+    assert [h["to"] for h in stored["history"]] == ["generated", "validated"]
+    assert stored["history"][-1]["duration_s"] >= 4 * LEASE_S
+    assert db.collection("fireworks").count_documents({}) == 1, "queued once, never again"
+    released = list(db.collection("decisions").find({"stage": "recover"}))
+    assert released == [], "the daemon never freed the lease of a live holder"
+    db.close()
+
+
 def test_unknown_kind_is_one_clear_error(db_dir, tmp_path):
     config = tmp_path / "c.yaml"
     config.write_text("kind: toy\n")

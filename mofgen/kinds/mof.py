@@ -136,9 +136,11 @@ class MofKind(CampaignKind):
     settings = MofSettings
     ladder = (
         Stage("generate", None, S.GENERATED, "gpu", scope="campaign"),
-        Stage("validate", S.GENERATED, S.VALIDATED, "cpu", MofValidateRecord),
-        Stage("simulate", S.VALIDATED, S.SIMULATED, "cpu", MofSimulateRecord),
-        Stage("adsorb", S.SIMULATED, S.ADSORBED, "cpu", MofAdsorbRecord),
+        Stage("validate", S.GENERATED, S.VALIDATED, "cpu", MofValidateRecord,
+              lease_seconds=600),
+        Stage("simulate", S.VALIDATED, S.SIMULATED, "cpu", MofSimulateRecord,
+              lease_seconds=900),
+        Stage("adsorb", S.SIMULATED, S.ADSORBED, "cpu", MofAdsorbRecord, lease_seconds=900),
         Stage("retrain", S.ADSORBED, S.RETRAINED, "gpu", RetrainRecord, scope="campaign"),
     )
     indexes = (

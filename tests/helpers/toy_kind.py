@@ -7,6 +7,7 @@ with ``MOFGEN_KINDS=tests.helpers.toy_kind:ToyKind`` in every process of the cam
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,8 +22,12 @@ from mofgen.policy import Decision, Policy
 DENSITY = "measure.density_g_per_cm3"
 
 
+LEASE_S = 1.0  # short, so a test can run a stage far longer than its lease
+
+
 class ToySettings(KindSettings):
     max_density: float = Field(default=10.0, gt=0)  # g/cm3
+    seconds_per_structure: float = Field(default=0.0, ge=0, le=60)  # a slow stage
 
 
 class MeasureRecord(StageRecord):
@@ -34,6 +39,7 @@ class MeasureMaker(StageMaker):
     name: str = "measure"
 
     def compute(self, doc: dict, ctx: StageContext) -> Outcome:
+        time.sleep(ctx.config.settings.seconds_per_structure)
         density = float(Structure.from_dict(doc["structure"]).density)
         record = {"density_g_per_cm3": density}
         limit = ctx.config.settings.max_density
@@ -58,7 +64,8 @@ class ToyPolicy(Policy):
 class ToyKind(CampaignKind):
     name = "toy"
     settings = ToySettings
-    ladder = (Stage("measure", State.GENERATED, State.VALIDATED, "cpu", MeasureRecord),)
+    ladder = (Stage("measure", State.GENERATED, State.VALIDATED, "cpu", MeasureRecord,
+                    lease_seconds=LEASE_S),)
     indexes = ([("campaign", 1), (DENSITY, 1)],)
     columns = (Column("density", "density", DENSITY, "g/cm3", sort=1),)
 
