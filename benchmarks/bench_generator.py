@@ -22,8 +22,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from mofgen.chemistry import process_linker  # noqa: E402
+from mofgen.generator.checkpoints import shipped_model  # noqa: E402
 from mofgen.generator.corpus import build_corpus, load_corpus  # noqa: E402
-from mofgen.generator.registry import shipped_model  # noqa: E402
 from mofgen.generator.sampling import generate  # noqa: E402
 from mofgen.generator.training import TrainConfig, finetune, pretrain  # noqa: E402
 

@@ -72,14 +72,14 @@ class CrystalValidateMaker(StageMaker):
 
 def validate_crystals(docs: list[dict], ctx: StageContext) -> dict[str, Outcome]:
     """Validity, de-duplication and the batched energy screen of leased documents."""
+    from mofgen import models
     from mofgen.crystal.campaign import campaign_references, find_stored
     from mofgen.crystal.energy import screen_batch
-    from mofgen.crystal.screener import current_screener, load_screener
     from mofgen.crystal.validity import check_validity
 
     db, campaign, settings = ctx.db, ctx.campaign, ctx.config.settings
-    version = current_screener(db, campaign)
-    model = load_screener(db, version) if version else None
+    version = models.current_version(db, "screener", campaign)
+    model = models.load(db, "screener", version) if version else None
     outcomes: dict[str, Outcome] = {}
     survivors: list[tuple[dict, Structure]] = []
     for doc in docs:
@@ -169,22 +169,18 @@ def retrain_screener(ctx: StageContext, training_ids: list[str]) -> dict[str, An
     CHGNet energies (what the screen should predict). Members in ``simulated`` move to
     ``retrained``; all record the version they trained.
     """
-    from mofgen.crystal.screener import (
-        current_screener,
-        finetune_screener,
-        load_screener,
-        register_screener,
-    )
+    from mofgen import models
+    from mofgen.crystal.screener import finetune_screener, register_screener
 
     db, campaign, config = ctx.db, ctx.campaign, ctx.config
     docs = list(db.structures.find(
         {"_id": {"$in": training_ids}, RELAXED_ENERGY: {"$ne": None}},
         {"structure": 1, RELAXED_ENERGY: 1}).sort("_id", 1))
-    parent = current_screener(db, campaign)
+    parent = models.current_version(db, "screener", campaign)
     model, report = finetune_screener(
         [Structure.from_dict(d["structure"]) for d in docs],
         [get_path(d, RELAXED_ENERGY) for d in docs], ids=[d["_id"] for d in docs],
-        base=load_screener(db, parent) if parent else None,
+        base=models.load(db, "screener", parent) if parent else None,
         epochs=config.settings.retrain_epochs,
         held_out_fraction=config.settings.held_out_fraction, seed=config.seed)
     ids = [d["_id"] for d in docs]

@@ -21,11 +21,10 @@ NODE = "zn_paddlewheel"
 
 def current_generator(db, campaign: str) -> str:
     """The newest generator this campaign trained, else the shipped one (registered)."""
-    from mofgen.generator.registry import ensure_shipped
+    from mofgen import models
+    from mofgen.generator.checkpoints import ensure_shipped
 
-    doc = db.models.find_one({"kind": "generator", "campaign": campaign},
-                             sort=[("created_at", -1)])
-    return doc["_id"] if doc else ensure_shipped(db)
+    return models.current_version(db, "generator", campaign) or ensure_shipped(db)
 
 
 @dataclass
@@ -44,8 +43,8 @@ def generate_structures(ctx: StageContext, n_linkers: int, steps: int,
                         seed: int | None = None, base_seed: int = 0) -> dict[str, Any]:
     """One generate task. Without ``seed``, it follows from the campaign's seed and how many
     linkers the campaign has sampled so far, so a campaign's samples are reproducible."""
+    from mofgen import models
     from mofgen.chemistry import assemble_mof, screen_structure, structure_hash
-    from mofgen.generator.registry import load_version
     from mofgen.generator.sampling import generate
 
     db, campaign = ctx.db, ctx.campaign
@@ -53,7 +52,7 @@ def generate_structures(ctx: StageContext, n_linkers: int, steps: int,
         sampled = db.linkers.count_documents({"campaign": campaign})
         seed = (base_seed * 1_000_003 + sampled) % 2**31
     version = current_generator(db, campaign)
-    model = load_version(db, version)
+    model = models.load(db, "generator", version)
     carboxylates = [g for batch in generate(model, n_linkers, "COO", seed, steps)
                     for g in batch]
     pillars = [g for batch in generate(model, max(2, n_linkers // 2), "cyano", seed + 1,

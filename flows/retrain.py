@@ -29,8 +29,9 @@ class RetrainMaker(StageMaker):
 
 def retrain(ctx: StageContext, training_ids: list[str], epochs: float,
             max_minutes: float) -> dict[str, Any]:
+    from mofgen import models
+    from mofgen.generator.checkpoints import register_generator
     from mofgen.generator.corpus import entry_from_smiles
-    from mofgen.generator.registry import load_version, register
     from mofgen.generator.training import TrainConfig, finetune
 
     db, campaign = ctx.db, ctx.campaign
@@ -48,13 +49,13 @@ def retrain(ctx: StageContext, training_ids: list[str], epochs: float,
     if not entries:
         raise InvalidInput("no linker of the training set could be embedded")
     config = TrainConfig(epochs=epochs, max_minutes=max_minutes)
-    model, stats = finetune(load_version(db, parent), entries, config)
+    model, stats = finetune(models.load(db, "generator", parent), entries, config)
     model.version = None
-    version = register(db, model, parent=parent, training_set_ids=training_ids,
-                       hyperparameters={"finetune": stats.get("config", {})},
-                       metrics={k: float(v) for k, v in stats.items()
-                                if isinstance(v, (int, float))},
-                       campaign=campaign).id
+    version = register_generator(db, model, parent=parent, training_set_ids=training_ids,
+                                 hyperparameters={"finetune": stats.get("config", {})},
+                                 metrics={k: float(v) for k, v in stats.items()
+                                          if isinstance(v, (int, float))},
+                                 campaign=campaign).id
     moved = finish_retrain(ctx, training_ids, {"model_version": version})
     return {"campaign": campaign, "parent": parent, "model_version": version,
             "training_structures": len(training_ids), "training_linkers": len(entries),

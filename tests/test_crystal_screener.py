@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 
+from mofgen import models
 from mofgen.crystal import energy, screener
 from mofgen.crystal.generate import candidates
 from mofgen.crystal.prototypes import reference_phases
@@ -144,7 +145,7 @@ def test_corrupt_bytes_are_invalid_input(tuned, blob):
 def test_registry_round_trip_and_current_version(db, data, tuned):
     structures, _, ids, _ = data
     model, report = tuned
-    assert screener.current_screener(db, "c1") is None  # nothing yet: the shipped CHGNet
+    assert models.current_version(db, "screener", "c1") is None  # nothing yet: shipped CHGNet
     worse = dataclasses.replace(report, improved=False,
                                 mae_after_eV_per_atom=2 * report.mae_before_eV_per_atom)
 
@@ -156,11 +157,11 @@ def test_registry_round_trip_and_current_version(db, data, tuned):
     assert first.startswith("scr-") and len(first.split("-")[-1]) == 6
     register(worse, "c1", parent=first)  # newer, but no better: not adopted
     register(report, "c2")  # better, but another campaign's
-    assert screener.current_screener(db, "c1") == first
+    assert models.current_version(db, "screener", "c1") == first
     newest = register(report, "c1", parent=first)
     assert newest != first
-    assert screener.current_screener(db, "c1") == newest
-    assert screener.current_screener(db, "c3") is None
+    assert models.current_version(db, "screener", "c1") == newest
+    assert models.current_version(db, "screener", "c3") is None
 
     doc = ModelVersionDoc.from_mongo(db.models.find_one({"_id": first}))
     assert doc.kind == "screener" and doc.campaign == "c1" and doc.parent is None
@@ -172,8 +173,8 @@ def test_registry_round_trip_and_current_version(db, data, tuned):
     assert doc.hyperparameters["held_out_ids"] == report.held_out_ids
     assert ModelVersionDoc.from_mongo(db.models.find_one({"_id": newest})).parent == first
 
-    loaded = screener.load_screener(db, first)
-    assert screener.load_screener(db, first) is loaded  # kept loaded
+    loaded = models.load(db, "screener", first)
+    assert models.load(db, "screener", first) is loaded  # kept loaded
     assert energy.method_label(loaded) == f"chgnet-{first}"
     assert np.array_equal(energy.predict_energies(structures, model=loaded),
                           energy.predict_energies(structures, model=model))
@@ -181,10 +182,10 @@ def test_registry_round_trip_and_current_version(db, data, tuned):
 
 def test_unknown_or_wrong_kind_of_version(db):
     with pytest.raises(NotFound, match="screener version scr-nope not found"):
-        screener.load_screener(db, "scr-nope")
+        models.load(db, "screener", "scr-nope")
     db.models.insert_one({"_id": "gen-1", "kind": "generator"})
     with pytest.raises(InvalidInput, match="is a generator, not a screener"):
-        screener.load_screener(db, "gen-1")
+        models.load(db, "screener", "gen-1")
 
 
 def test_too_few_or_mismatched_inputs(data):

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from mofgen.documents import ModelVersionDoc
-from mofgen.generator.registry import shipped_version
+from mofgen.generator.checkpoints import shipped_version
 from mofgen.stores.connection import connect
 
 
@@ -81,7 +81,7 @@ def test_generate_json_records_the_model_version(tmp_path):
     (["--n", "2", "--anchor", "sulfonate"], "unknown anchor type 'sulfonate'"),
     (["--n", "0"], "--n must be a positive number"),
     (["--n", "-3", "--anchor", "COO"], "--n must be a positive number"),
-    (["--n", "2", "--model", "gen-missing"], "model version gen-missing not found"),
+    (["--n", "2", "--model", "gen-missing"], "generator version gen-missing not found"),
     (["--n", "2", "--model", "gen-corrupt"], "corrupt or incompatible generator checkpoint"),
 ])
 def test_bad_input_is_one_clear_line(tmp_path, args, message):

@@ -8,10 +8,10 @@ import torch
 from scipy.spatial.transform import Rotation
 
 from mofgen.errors import InvalidInput
+from mofgen.generator.checkpoints import shipped_model
 from mofgen.generator.corpus import entry_from_smiles
 from mofgen.generator.diffusion import collate
 from mofgen.generator.model import GeneratorModel, Prompt, SizeRule
-from mofgen.generator.registry import shipped_model
 from mofgen.generator.sampling import sample_raw
 
 torch.set_num_threads(1)

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
+from mofgen import models
 from mofgen.documents import ModelVersionDoc
 from mofgen.errors import InvalidInput, NotFound
-from mofgen.generator import registry
+from mofgen.generator import checkpoints
 from mofgen.generator.corpus import entries_from_smiles
 from mofgen.generator.linker_list import expand
 from mofgen.generator.sampling import generate
@@ -31,7 +32,7 @@ def test_finetuning_on_nitrogen_rich_linkers_shifts_generation_towards_nitrogen(
     entries, _ = entries_from_smiles(rich)
     linker_atoms = [s for e in entries for s in e.symbols[e.n_fragment:]]
     assert len(entries) >= 30 and linker_atoms.count("N") / len(linker_atoms) > 0.2
-    parent = registry.shipped_model()
+    parent = checkpoints.shipped_model()
     before = _n_fraction(parent)
     child, stats = finetune(parent, entries, TrainConfig(epochs=25, batch_size=16, lr=1e-3))
     after = _n_fraction(child)
@@ -40,30 +41,32 @@ def test_finetuning_on_nitrogen_rich_linkers_shifts_generation_towards_nitrogen(
 
 
 def test_register_load_and_errors(db):
-    parent = registry.shipped_model()
-    shipped_id = registry.ensure_shipped(db)
-    assert shipped_id == registry.shipped_version() == parent.version
+    parent = checkpoints.shipped_model()
+    shipped_id = checkpoints.ensure_shipped(db)
+    assert shipped_id == checkpoints.shipped_version() == parent.version
     entries, dropped = entries_from_smiles(["OC(=O)c1ccc(cc1)C(=O)O", "N#Cc1ccc(C#N)cc1",
                                             "not-a-smiles"])
     assert dropped == ["not-a-smiles"]
     model, stats = pretrain(entries, TrainConfig(epochs=2, batch_size=2),
                             {"hidden": 16, "layers": 2})
-    doc = registry.register(db, model, parent=shipped_id, training_set_ids=["a", "b"],
-                            hyperparameters={"train": stats["config"]}, metrics={"x": 1.0})
+    doc = checkpoints.register_generator(db, model, parent=shipped_id,
+                                         training_set_ids=["a", "b"],
+                                         hyperparameters={"train": stats["config"]},
+                                         metrics={"x": 1.0})
     stored = ModelVersionDoc.from_mongo(db.models.find_one({"_id": doc.id}))
     assert stored.parent == shipped_id and stored.training_set_ids == ["a", "b"]
     assert stored.hyperparameters["hidden"] == 16 and stored.metrics == {"x": 1.0}
-    assert registry.latest_version(db) == doc.id
-    loaded = registry.load_version(db, doc.id)
+    assert models.latest_version(db, "generator") == doc.id
+    loaded = models.load(db, "generator", doc.id)
     assert loaded.version == doc.id and loaded.anchors() == ["COO", "cyano"]
     for a, b in zip(loaded.network.state_dict().values(), model.network.state_dict().values()):
         assert torch.allclose(a, b.half().float())
-    with pytest.raises(NotFound, match="model version nope not found"):
-        registry.load_version(db, "nope")
+    with pytest.raises(NotFound, match="generator version nope not found"):
+        models.load(db, "generator", "nope")
     bad = ModelVersionDoc(_id="gen-bad", checkpoint_file_id=db.gridfs().put(b"\x00garbage"))
     db.models.insert_one(bad.to_mongo())
     with pytest.raises(InvalidInput, match="corrupt or incompatible generator checkpoint"):
-        registry.load_version(db, "gen-bad")
+        models.load(db, "generator", "gen-bad")
     sample = next(generate(loaded, 2, "cyano", steps=5))
     assert all(item.model_version == doc.id for item in sample)
     assert np.asarray(sample[0].coords).shape == (len(sample[0].symbols), 3)

@@ -56,7 +56,8 @@ def run(args) -> int:
             raise InvalidInput(str(exc)) from None
     import torch
 
-    from mofgen.generator import registry
+    from mofgen import models
+    from mofgen.generator import checkpoints
     from mofgen.generator.sampling import DEFAULT_STEPS, check_request, generate
 
     if args.threads:
@@ -64,8 +65,10 @@ def run(args) -> int:
     steps = args.steps or DEFAULT_STEPS
     db = connect(args.db, create=args.save) if (_database_given(args) or args.save) else None
     try:
-        version = args.model or (registry.latest_version(db) if db is not None else None)
-        model = registry.load_version(db, version) if version else registry.shipped_model()
+        version = args.model or (models.latest_version(db, "generator")
+                                 if db is not None else None)
+        model = (models.load(db, "generator", version) if version
+                 else checkpoints.shipped_model())
         if args.metrics:
             return _metrics(args, db, model, steps)
         anchor = check_request(args.n, args.anchor or "COO", model)
@@ -75,8 +78,8 @@ def run(args) -> int:
                    for item in batch]
         seconds = time.perf_counter() - start
         if args.save:
-            if model.version == registry.shipped_version():
-                registry.ensure_shipped(db)  # so the linkers' model version resolves
+            if model.version == checkpoints.shipped_version():
+                checkpoints.ensure_shipped(db)  # so the linkers' model version resolves
             for item in linkers:
                 doc = item.to_linker_doc(args.campaign).to_mongo()
                 db.linkers.replace_one({"_id": doc["_id"]}, doc, upsert=True)
@@ -92,14 +95,14 @@ def run(args) -> int:
 
 
 def _metrics(args, db, model, steps: int) -> int:
-    from mofgen.generator import registry
+    from mofgen import models
     from mofgen.generator.metrics import evaluate, format_metrics
     from mofgen.generator.sampling import check_request
 
     anchors = [check_request(args.n, args.anchor, model)] if args.anchor else model.anchors()
     metrics = evaluate(model, args.n, anchors, seed=args.seed, steps=steps)
     if db is not None and db.models.find_one({"_id": model.version}):
-        registry.update_metrics(db, model.version, metrics)
+        models.update_metrics(db, model.version, metrics)
     emit({"model_version": model.version, "steps": steps, "metrics": metrics}, args.json,
          lambda r: f"model {r['model_version']} ({args.n} samples per anchor, {steps} steps)\n"
                    + format_metrics(r["metrics"]))

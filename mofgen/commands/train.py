@@ -54,7 +54,8 @@ def register(subparsers) -> None:
 def run(args) -> int:
     import torch
 
-    from mofgen.generator import registry
+    from mofgen import models
+    from mofgen.generator import checkpoints
     from mofgen.generator.corpus import build_corpus, entries_from_smiles, load_corpus
     from mofgen.generator.metrics import evaluate, format_metrics
     from mofgen.generator.training import TrainConfig, finetune, pretrain
@@ -77,9 +78,9 @@ def run(args) -> int:
     db = connect(args.db)
     try:
         if args.parent:
-            parent = registry.load_version(db, args.parent)
-            parent_id = registry.ensure_shipped(db) if parent.version == \
-                registry.shipped_version() else parent.version
+            parent = models.load(db, "generator", args.parent)
+            parent_id = checkpoints.ensure_shipped(db) if parent.version == \
+                checkpoints.shipped_version() else parent.version
             if args.corpus:
                 summary = build_corpus(args.seed, args.corpus_per_anchor)
                 entries, dropped = load_corpus(summary["path"]), []
@@ -101,9 +102,9 @@ def run(args) -> int:
         metrics = evaluate(model, args.metrics_n, seed=args.seed) if args.metrics_n > 0 else {}
         metrics["train_seconds"] = stats["seconds"]
         metrics["train_seconds_per_100_molecules"] = stats["seconds_per_100_molecules"]
-        doc = registry.register(db, model, parent=parent_id, training_set_ids=set_ids,
-                                hyperparameters={"train": stats["config"]}, metrics=metrics,
-                                campaign=args.campaign)
+        doc = checkpoints.register_generator(
+            db, model, parent=parent_id, training_set_ids=set_ids,
+            hyperparameters={"train": stats["config"]}, metrics=metrics, campaign=args.campaign)
     finally:
         db.close()
     if args.export:

@@ -15,22 +15,20 @@ hand, is exactly what the readout can absorb. (``chgnet.trainer.Trainer`` with
 whole network through full forward passes, writes checkpoints to disk and reseeds the
 global ``random``; a plain loop avoids all three.)
 
-Versions are stored like generator versions (:mod:`mofgen.generator.registry`): a
-``models`` document of kind ``"screener"`` plus the checkpoint in GridFS. Callers choose
-the torch thread count; nothing here changes it.
+Versions live in the model registry (:mod:`mofgen.models`) as kind ``"screener"``; this
+module keeps what is the screener's own: its checkpoint bytes and what a fine-tuning
+report records. Callers choose the torch thread count; nothing here changes it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
-import datetime as dt
 import hashlib
 import io
 import json
 import math
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
@@ -39,9 +37,9 @@ import numpy as np
 import torch
 from pymatgen.core import Structure
 
+from mofgen import models
 from mofgen.crystal.energy import _check_structures, load_model, method_label, predict_energies
-from mofgen.documents import ModelVersionDoc
-from mofgen.errors import InvalidInput, NotFound
+from mofgen.errors import InvalidInput
 
 if TYPE_CHECKING:
     from chgnet.graph import CrystalGraph
@@ -49,7 +47,6 @@ if TYPE_CHECKING:
 
 CHECKPOINT_FORMAT = "mofgen-screener/1"
 FEATURE_BATCH = 16  # structures per frozen-trunk forward pass
-CACHE_SIZE = 4  # screener versions kept loaded per process
 
 
 @dataclass(frozen=True)
@@ -261,8 +258,11 @@ def screener_to_bytes(model: CHGNet) -> bytes:
     return buffer.getvalue()
 
 
-def screener_from_bytes(data: bytes) -> CHGNet:
-    """The model of :func:`screener_to_bytes` (tensors only are unpickled: safe to load)."""
+def screener_from_bytes(data: bytes, version: str | None = None) -> CHGNet:
+    """The model of :func:`screener_to_bytes` (tensors only are unpickled: safe to load).
+
+    ``version`` (the registry's id) must be the label inside the checkpoint, if given.
+    """
     from chgnet.model import CHGNet
 
     try:
@@ -274,35 +274,30 @@ def screener_from_bytes(data: bytes) -> CHGNet:
     except Exception as exc:
         raise InvalidInput(f"screener checkpoint is unreadable: {type(exc).__name__}: "
                            f"{(str(exc).splitlines() or [''])[0][:200]}") from None
+    if version is not None and model.version != version:
+        raise InvalidInput(f"screener checkpoint of version {version} is labelled "
+                           f"{model.version}")
     return model.eval()
 
 
 # ---------------------------------------------------------------------------- registry
 
-_LOADED: OrderedDict[str, CHGNet] = OrderedDict()
-
-
-def new_version_id(data: bytes) -> str:
-    digest = hashlib.sha256(data).hexdigest()[:6]
-    return f"scr-{dt.datetime.now(dt.timezone.utc):%Y%m%d-%H%M%S}-{digest}"
-
-
 def register_screener(db: Any, model: CHGNet, parent: str | None,
                       training_set_ids: Sequence[str], report: ScreenerReport,
                       campaign: str | None) -> str:
-    """Store ``model`` as a new screener version (GridFS checkpoint + ``models`` document).
+    """Register ``model`` as a new screener version in :mod:`mofgen.models`; its id.
 
     ``parent`` is the version it was fine-tuned from (None: the shipped CHGNet). The
     model is relabelled with its version id, so energies it predicts are tagged
     ``chgnet-scr-…`` by :func:`method_label` and never mixed with the shipped model's.
+    The report's ``improved`` flag is stored as a metric: a version that did not beat its
+    parent is kept but not adopted (:func:`mofgen.models.current_version`).
     """
     provenance = json.dumps([parent, campaign, report.as_dict()], sort_keys=True).encode()
-    version = new_version_id(screener_to_bytes(model) + provenance)
+    version = models.new_version_id("screener", screener_to_bytes(model) + provenance)
     model.model_args["version"] = version
     if db.models.find_one({"_id": version}, {"_id": 1}):
         return version  # an identical model and report, registered within the same second
-    data = screener_to_bytes(model)
-    file_id = db.put_checkpoint(version, data)
     metrics = {"n_train": report.n_train, "n_held_out": report.n_held_out,
                "mae_before_eV_per_atom": report.mae_before_eV_per_atom,
                "mae_after_eV_per_atom": report.mae_after_eV_per_atom,
@@ -312,36 +307,7 @@ def register_screener(db: Any, model: CHGNet, parent: str | None,
                        "batch_size": report.batch_size, "seed": report.seed,
                        "base_method": report.base_method, "trained": "readout mlp + atom_ref",
                        "held_out_ids": list(report.held_out_ids)}
-    doc = ModelVersionDoc(_id=version, kind="screener", parent=parent,
-                          training_set_ids=[str(i) for i in training_set_ids],
-                          hyperparameters=hyperparameters, metrics=metrics,
-                          checkpoint_file_id=file_id, campaign=campaign)
-    db.models.insert_one(doc.to_mongo())
+    models.register(db, "screener", screener_to_bytes(model), version=version, parent=parent,
+                    training_set_ids=training_set_ids, hyperparameters=hyperparameters,
+                    metrics=metrics, campaign=campaign)
     return version
-
-
-def load_screener(db: Any, version: str) -> CHGNet:
-    """The model of a registered screener version (kept loaded for the next call)."""
-    if version in _LOADED:
-        _LOADED.move_to_end(version)
-        return _LOADED[version]
-    doc = db.models.find_one({"_id": version})
-    if doc is None:
-        raise NotFound(f"screener version {version} not found")
-    model = screener_from_bytes(db.read_checkpoint(doc, "screener"))
-    _remember(version, model)
-    return model
-
-
-def current_screener(db: Any, campaign: str) -> str | None:
-    """Newest version of ``campaign`` that beat its parent; None means the shipped CHGNet."""
-    doc = db.models.find_one({"kind": "screener", "campaign": campaign, "metrics.improved": 1.0},
-                             sort=[("created_at", -1)])
-    return doc["_id"] if doc else None
-
-
-def _remember(version: str, model: CHGNet) -> None:
-    _LOADED[version] = model
-    _LOADED.move_to_end(version)
-    while len(_LOADED) > CACHE_SIZE:
-        _LOADED.popitem(last=False)
