@@ -34,8 +34,10 @@ def _die_with_parent() -> None:
     threading.Thread(target=watch, daemon=True, name="parent-watch").start()
 
 
-def launcher_loop(db_target: str, category: str, name: str, launch_dir: str, stop, idle_s=0.5):
-    """Pull and run Fireworks of ``category`` until ``stop`` is set."""
+def launcher_loop(db_target: str, category: str, name: str, launch_dir: str, stop,
+                  campaign: str | None = None, idle_s=0.5):
+    """Pull and run Fireworks of ``category`` (of ``campaign`` only, if given) until
+    ``stop`` is set."""
     from fireworks import FWorker
     from fireworks.core.rocket_launcher import launch_rocket
 
@@ -56,7 +58,8 @@ def launcher_loop(db_target: str, category: str, name: str, launch_dir: str, sto
     logging.basicConfig(stream=log_file, level=logging.INFO, force=True)
     db = connect(db_target)
     launchpad = db.launchpad()
-    worker = FWorker(name=name, category=category)
+    query = {"spec.mofgen.campaign": campaign} if campaign else {}
+    worker = FWorker(name=name, category=category, query=query)
     while not stop.is_set():
         if not launch_rocket(launchpad, worker, strm_lvl="ERROR"):
             stop.wait(idle_s)
@@ -64,9 +67,14 @@ def launcher_loop(db_target: str, category: str, name: str, launch_dir: str, sto
 
 
 class LocalLaunchers:
-    """Start and stop one launcher process per requested category and count."""
+    """Start and stop one launcher process per requested category and count.
 
-    def __init__(self, db_target: str, counts: dict[str, int], launch_dir: str):
+    With ``campaign``, the launchers take only that campaign's Fireworks, so two
+    campaigns sharing a database never run each other's work.
+    """
+
+    def __init__(self, db_target: str, counts: dict[str, int], launch_dir: str,
+                 campaign: str | None = None):
         self.ctx = mp.get_context("spawn")
         self.stop = self.ctx.Event()
         self.processes: list = []
@@ -75,7 +83,7 @@ class LocalLaunchers:
                 name = f"local-{category}-{k}"
                 proc = self.ctx.Process(
                     target=launcher_loop, name=name, daemon=True,
-                    args=(db_target, category, name, launch_dir, self.stop),
+                    args=(db_target, category, name, launch_dir, self.stop, campaign),
                 )
                 self.processes.append(proc)
 
@@ -86,12 +94,29 @@ class LocalLaunchers:
     def alive(self) -> int:
         return sum(proc.is_alive() for proc in self.processes)
 
-    def shutdown(self, grace_s: float = 30.0) -> None:
-        """Ask every launcher to stop after its current rocket; terminate stragglers."""
+    @property
+    def names(self) -> list[str]:
+        return [proc.name for proc in self.processes]
+
+    @property
+    def pids(self) -> list[int]:
+        return [proc.pid for proc in self.processes if proc.pid is not None]
+
+    def shutdown(self, grace_s: float = 30.0) -> list[str]:
+        """Ask every launcher to stop after its current rocket; after ``grace_s`` in all,
+        end the stragglers (their engine processes die with them). Returns the names of
+        the launchers that had to be ended, whose tasks were interrupted."""
         self.stop.set()
+        deadline = time.monotonic() + grace_s
         for proc in self.processes:
-            proc.join(grace_s)
+            proc.join(max(0.0, deadline - time.monotonic()))
+        ended = []
         for proc in self.processes:
             if proc.is_alive():
+                ended.append(proc.name)
                 proc.terminate()
                 proc.join(5)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(5)
+        return ended

@@ -10,8 +10,8 @@ redone (it is in the database), and interrupted work runs again.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
+import re
 import socket
 import sys
 import threading
@@ -21,26 +21,13 @@ from typing import Any
 
 from pymongo import ReturnDocument
 
-from mofgen.campaigns import open_campaign, set_status, state_counts
+from mofgen.campaigns import open_campaign, runner_alive, set_status, state_counts
 from mofgen.documents import CampaignConfig, utcnow
 from mofgen.errors import InvalidInput
 from mofgen.kinds import get_kind
 from mofgen.launchers.daemon import Daemon
 from mofgen.launchers.fireworks import ACTIVE_STATES
 from mofgen.launchers.local import LocalLaunchers
-
-HEARTBEAT_STALE_S = 60.0
-
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def acquire_runner(db, campaign: str) -> dict[str, Any] | None:
@@ -49,9 +36,7 @@ def acquire_runner(db, campaign: str) -> dict[str, Any] | None:
           "heartbeat": utcnow()}
     previous = (db.campaigns.find_one({"_id": campaign}, {"runner": 1}) or {}).get("runner")
     if previous:
-        stale = utcnow() - previous["heartbeat"].replace(tzinfo=dt.timezone.utc)
-        same_host_dead = previous["host"] == me["host"] and not _pid_alive(previous["pid"])
-        if not same_host_dead and stale.total_seconds() < HEARTBEAT_STALE_S:
+        if runner_alive(previous):
             raise InvalidInput(
                 f"campaign {campaign!r} is being run by pid {previous['pid']} on "
                 f"{previous['host']}; stop it first or use another --campaign")
@@ -73,6 +58,28 @@ def recover_dead_run(db, campaign: str) -> dict[str, int]:
         launchpad.rerun_fw(fw_id)
     released = db.structures.update_many(
         {"campaign": campaign, "lock": {"$ne": None}}, {"$unset": {"lock": ""}}).modified_count
+    return {"requeued": len(stuck), "released": released}
+
+
+def requeue_interrupted(db, campaign: str, names: list[str], pids: list[int]
+                        ) -> dict[str, int]:
+    """After this host's launchers ended: their Fireworks still RUNNING/RESERVED go back
+    to READY and the leases their processes held are released, so nothing stays taken."""
+    host = socket.gethostname()
+    launches = db.collection("launches").find(
+        {"state": {"$in": ["RUNNING", "RESERVED"]}, "host": host,
+         "fworker.name": {"$in": names}}, {"fw_id": 1})
+    fw_ids = {launch["fw_id"] for launch in launches}
+    stuck = [fw["fw_id"] for fw in db.collection("fireworks").find(
+        {"fw_id": {"$in": sorted(fw_ids)}, "spec.mofgen.campaign": campaign,
+         "state": {"$in": ["RUNNING", "RESERVED"]}}, {"fw_id": 1})]
+    launchpad = db.launchpad()
+    for fw_id in stuck:
+        launchpad.rerun_fw(fw_id)
+    owners = [{"lock.owner": {"$regex": f"^{re.escape(host)}:{pid}:"}} for pid in pids]
+    released = db.structures.update_many(
+        {"campaign": campaign, "$or": owners}, {"$unset": {"lock": ""}}).modified_count \
+        if owners else 0
     return {"requeued": len(stuck), "released": released}
 
 
@@ -109,7 +116,7 @@ class CampaignRunner:
             raise
         r = self.config.resources
         launchers = LocalLaunchers(self.db.target, {"gpu": r.gpu, "cpu": r.cpu, "mpi": r.mpi},
-                                   self.launch_dir())
+                                   self.launch_dir(), campaign=self.campaign)
         launchers.start()
         started, reason, last_line, idle_rounds = time.monotonic(), "stopped", "", 0
         try:
@@ -138,8 +145,13 @@ class CampaignRunner:
             else:
                 reason = "interrupted"
         finally:
-            self._say(f"stopping ({reason}); waiting for running tasks")
-            launchers.shutdown()
+            grace = self.config.stop_grace_seconds
+            self._say(f"stopping ({reason}); waiting up to {grace:g} s for running tasks")
+            launchers.shutdown(grace)
+            requeued = requeue_interrupted(self.db, self.campaign, launchers.names,
+                                           launchers.pids)
+            if any(requeued.values()):
+                self._say(f"interrupted tasks queued again: {requeued}")
             self._release()
         return {"campaign": self.campaign, "reason": reason,
                 "states": state_counts(self.db, self.campaign)}

@@ -4,6 +4,8 @@ progress line and the dashboard show (counts per state, queue lengths, the summa
 from __future__ import annotations
 
 import datetime as dt
+import os
+import socket
 from typing import Any
 
 from pymongo import ReturnDocument
@@ -55,6 +57,29 @@ def get_campaign(db, name: str) -> CampaignDoc:
     return CampaignDoc.from_mongo(doc)
 
 
+RUNNER_STALE_S = 60.0  # a runner that has not beaten for this long is presumed dead
+
+
+def runner_alive(runner: dict[str, Any] | None) -> bool:
+    """Is the ``mofgen run`` process holding a campaign still there? Its heartbeat is
+    recent, and on this host its pid still exists."""
+    if not runner:
+        return False
+    beat = runner["heartbeat"]
+    if beat.tzinfo is None:
+        beat = beat.replace(tzinfo=dt.timezone.utc)
+    if (utcnow() - beat).total_seconds() >= RUNNER_STALE_S:
+        return False
+    if runner["host"] == socket.gethostname():
+        try:
+            os.kill(runner["pid"], 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+    return True
+
+
 def set_status(db, name: str, status: str) -> None:
     db.campaigns.update_one({"_id": name}, {"$set": {"status": status, "updated_at": utcnow()}})
 
@@ -102,6 +127,10 @@ def _rates(db, name: str, window: dt.timedelta) -> dict[str, float]:
 def campaign_status(db, name: str) -> dict[str, Any]:
     """What ``mofgen status`` shows: counts, rates, the best structures, models, queues."""
     campaign = get_campaign(db, name)
+    status = campaign.status
+    runner = campaign.runner.model_dump() if campaign.runner else None
+    if status == "running" and runner is not None and not runner_alive(runner):
+        status = "interrupted"  # its mofgen run was killed; the same command resumes
     models = list(
         db.models.find({}, {"_id": 1, "parent": 1, "metrics": 1, "created_at": 1, "kind": 1})
         .sort("created_at", -1).limit(5)
@@ -109,7 +138,7 @@ def campaign_status(db, name: str) -> dict[str, Any]:
     return {
         "campaign": name,
         "kind": campaign.kind,
-        "status": campaign.status,
+        "status": status,
         "states": state_counts(db, name),
         "reached": reached_counts(db, name),
         "rates_per_hour": _rates(db, name, dt.timedelta(hours=1)),

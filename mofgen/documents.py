@@ -438,6 +438,9 @@ class CampaignConfig(_Record):
     queue_depth_per_worker: int = Field(default=2, gt=0, le=1000)
     max_waiting_validation: int = Field(default=32, gt=0, le=10**6)  # generation backpressure
     seed: int = Field(default=0, ge=0, lt=2**31)
+    # on Ctrl-C, SIGTERM or a spent budget, running tasks get this long to finish before
+    # they are interrupted and queued again
+    stop_grace_seconds: float = Field(default=30.0, ge=0, le=3600)
     settings: SerializeAsAny[KindSettings] = Field(default_factory=KindSettings)
 
     @model_validator(mode="before")

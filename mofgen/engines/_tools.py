@@ -45,6 +45,28 @@ def workdir_for(workdir: Path | str | None, prefix: str) -> Path:
     return path
 
 
+WATCHDOG = Path(__file__).with_name("_watchdog.py")
+ENV_MEMORY = "MOFGEN_ENGINE_MEMORY_GB"
+DEFAULT_MEMORY_FRACTION = 0.8  # of this machine's memory, per external code
+
+
+def memory_limit_bytes() -> int:
+    """Address-space cap for one external code: ``$MOFGEN_ENGINE_MEMORY_GB`` (0 = none),
+    else 80 % of this machine's memory."""
+    text = os.environ.get(ENV_MEMORY)
+    if text is not None:
+        try:
+            gigabytes = float(text)
+        except ValueError:
+            gigabytes = float("nan")
+        if not (0 <= gigabytes < 1e6):
+            raise EngineError("mofgen", f"{ENV_MEMORY} must be a number of GB >= 0, "
+                              f"got {text!r}")
+        return int(gigabytes * 2**30)
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return int(total * DEFAULT_MEMORY_FRACTION)
+
+
 def single_thread_env() -> dict[str, str]:
     """Environment for a child that must use one core (the scheduler gave us one)."""
     env = dict(os.environ)
@@ -70,13 +92,17 @@ def run_tool(
     own line (the first line holding one of ``error_markers``) or the tail of its output.
     """
     log, err = workdir / log_name, workdir / f"{log_name}.err"
+    if shutil.which(cmd[0]) is None and not Path(cmd[0]).is_file():
+        raise EngineError(tool, f"executable not found: {cmd[0]}", workdir)
     try:
         with open(log, "w") as out, open(err, "w") as errf:
-            # Own session: console-script wrappers (``lmp``) start the real binary as a
-            # child, and a timeout must stop both, not orphan the binary.
+            # Own session, led by a watchdog: console-script wrappers (``lmp``) start the
+            # real binary as a child, and a timeout, or the death of this process however
+            # it dies, must stop them all, never orphan one.
             proc = subprocess.Popen(
-                list(cmd), cwd=workdir, stdout=out, stderr=errf, env=single_thread_env(),
-                stdin=subprocess.DEVNULL, start_new_session=True,
+                [sys.executable, str(WATCHDOG), str(os.getpid()), str(memory_limit_bytes()),
+                 "--", *cmd], cwd=workdir, stdout=out, stderr=errf,
+                env=single_thread_env(), stdin=subprocess.DEVNULL, start_new_session=True,
             )
             try:
                 proc.wait(timeout=timeout_s)
