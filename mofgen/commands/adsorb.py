@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from mofgen.commands import emit
+from mofgen.commands._numbers import PRESSURE_BAR, TEMPERATURE_K, bounded_int
 from mofgen.engines.adsorption import AdsorptionScreen, AdsorptionScreenResult
 from mofgen.engines.inputs import read_structure
 from mofgen.engines.raspa import ADSORBATES, GcmcAdsorption
@@ -16,11 +17,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "adsorb", help="GCMC gas uptake of a CIF (Zeo++ screen, QEq charges, RASPA2)")
     parser.add_argument("file", help="CIF (or any structure file pymatgen reads)")
-    parser.add_argument("--cycles", type=int, default=GcmcAdsorption.cycles,
+    parser.add_argument("--cycles", type=bounded_int(1, 10**7), default=GcmcAdsorption.cycles,
                         help=f"production (and initialisation) cycles "
                              f"(default {GcmcAdsorption.cycles})")
-    parser.add_argument("--pressure", type=float, default=0.1, help="bar (default 0.1)")
-    parser.add_argument("--temperature", type=float, default=300.0, help="K (default 300)")
+    parser.add_argument("--pressure", type=PRESSURE_BAR, default=0.1, help="bar (default 0.1)")
+    parser.add_argument("--temperature", type=TEMPERATURE_K, default=300.0, help="K (default 300)")
     parser.add_argument("--adsorbate", choices=ADSORBATES, default="CO2")
     parser.add_argument("--no-charges", action="store_true",
                         help="skip framework charges (LJ only)")

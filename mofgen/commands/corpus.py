@@ -5,14 +5,15 @@ from __future__ import annotations
 import sys
 
 from mofgen.commands import emit
+from mofgen.commands._numbers import SEED, bounded_int
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("corpus", help="build the generator's training corpus")
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     build = actions.add_parser("build", help="expand, embed in 3D and filter the linker list")
-    build.add_argument("--seed", type=int, default=0, help="fixes which derivatives are drawn")
-    build.add_argument("--per-anchor", type=int, default=2500,
+    build.add_argument("--seed", type=SEED, default=0, help="fixes which derivatives are drawn")
+    build.add_argument("--per-anchor", type=bounded_int(1, 10**6), default=2500,
                        help="candidate linkers per anchor kind (before filtering)")
     build.add_argument("--force", action="store_true", help="rebuild even if cached")
     build.add_argument("--json", action="store_true", help="print one JSON document")

@@ -9,6 +9,7 @@ import threading
 from mofgen.campaigns import open_campaign, set_status
 from mofgen.commands import emit
 from mofgen.commands._db import add_db_option
+from mofgen.commands._numbers import finite_float
 from mofgen.documents import load_config
 from mofgen.stores.connection import connect
 
@@ -19,7 +20,8 @@ def register(subparsers) -> None:
     add_db_option(parser)
     parser.add_argument("--campaign", default="default")
     parser.add_argument("--config", help="campaign config for a new campaign, YAML or JSON")
-    parser.add_argument("--interval", type=float, default=10.0, help="seconds between rounds")
+    parser.add_argument("--interval", type=finite_float(0.5, 86_400, unit="s"), default=10.0,
+                        help="seconds between rounds")
     parser.add_argument("--once", action="store_true", help="one round, then exit")
     parser.add_argument("--json", action="store_true")
     parser.set_defaults(func=run)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mofgen.commands._db import add_db_option
+from mofgen.commands._numbers import PORT
 from mofgen.errors import InvalidInput
 from mofgen.stores.connection import connect
 
@@ -12,7 +13,7 @@ def register(subparsers) -> None:
         "dashboard", help="read-only web dashboard: campaigns, plots, structures, JSON API"
     )
     add_db_option(parser)
-    parser.add_argument("--port", type=int, default=8050, help="port (default 8050)")
+    parser.add_argument("--port", type=PORT, default=8050, help="port (default 8050)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to bind (default 127.0.0.1: this machine only)")
     parser.set_defaults(func=run)

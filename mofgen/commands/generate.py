@@ -14,6 +14,7 @@ from pathlib import Path
 
 from mofgen.commands import emit
 from mofgen.commands._db import add_db_option
+from mofgen.commands._numbers import SEED, THREADS, bounded_int
 from mofgen.errors import InvalidInput
 from mofgen.stores.connection import DEFAULT_DB_DIR, ENV_DB, connect
 
@@ -21,21 +22,23 @@ from mofgen.stores.connection import DEFAULT_DB_DIR, ENV_DB, connect
 def register(subparsers) -> None:
     parser = subparsers.add_parser("generate", help="sample linkers from the generator")
     add_db_option(parser)
-    parser.add_argument("--n", type=int, default=8, help="linkers to sample (per anchor kind "
+    parser.add_argument("--n", type=bounded_int(1, 10**6), default=8,
+                        help="linkers to sample (per anchor kind "
                         "with --metrics)")
     parser.add_argument("--anchor", default=None,
                         help="COO (carboxylate, default) or cyano (N-donor pillar)")
     parser.add_argument("--model", metavar="VERSION",
                         help="model version (default: newest in the database, else 'shipped')")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--steps", type=int, default=None, help="reverse-diffusion steps")
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--seed", type=SEED, default=0)
+    parser.add_argument("--steps", type=bounded_int(1, 100_000), default=None,
+                        help="reverse-diffusion steps")
+    parser.add_argument("--batch-size", type=bounded_int(1, 100_000), default=32)
     parser.add_argument("--metrics", action="store_true",
                         help="print the version's quality metrics instead of the linkers")
     parser.add_argument("--save", action="store_true",
                         help="store the linkers in the database's linkers collection")
     parser.add_argument("--campaign", default="adhoc", help="campaign for --save")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--threads", type=THREADS, default=None, help="torch CPU threads")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.set_defaults(func=run)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from mofgen.commands import emit
+from mofgen.commands._numbers import bounded_int
 from mofgen.engines.chgnet_relax import ChgnetRelaxation
 from mofgen.engines.cp2k_relax import Cp2kRelaxation
 from mofgen.engines.inputs import read_structure
@@ -18,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("file", help="CIF (or any structure file pymatgen reads)")
     parser.add_argument("--fidelity", choices=("mlip", "dft"), default="mlip",
                         help="mlip = CHGNet (default), dft = CP2K")
-    parser.add_argument("--steps", type=int, default=None,
+    parser.add_argument("--steps", type=bounded_int(1, 100_000), default=None,
                         help="optimiser steps (default: 500 CHGNet, 10 CP2K)")
     parser.add_argument("--workdir", help="keep inputs/outputs here (default: a temp dir)")
     parser.add_argument("--json", action="store_true", help="print one JSON document")

@@ -6,6 +6,7 @@ import signal
 
 from mofgen.commands import emit
 from mofgen.commands._db import add_db_option
+from mofgen.commands._numbers import POSITIVE_COUNT, finite_float
 from mofgen.documents import DEFAULT_KIND, CampaignConfig, kind_schema, load_config
 from mofgen.errors import InvalidInput
 from mofgen.kinds import kind_names
@@ -22,8 +23,9 @@ def register(subparsers) -> None:
                         help="campaign kind (default: the config's, else mof)")
     parser.add_argument("--system", help="chemical system of a crystal campaign, e.g. Li-Fe-O "
                         "(implies --kind crystal)")
-    parser.add_argument("--minutes", type=float, help="stop after this many minutes")
-    parser.add_argument("--max-structures", type=int,
+    parser.add_argument("--minutes", type=finite_float(0, 10**7, low_open=True, unit="min"),
+                        help="stop after this many minutes")
+    parser.add_argument("--max-structures", type=POSITIVE_COUNT,
                         help="generate at most N structures and stop when they are finished")
     parser.add_argument("--json", action="store_true", help="print the final summary as JSON")
     parser.set_defaults(func=run)

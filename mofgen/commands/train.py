@@ -12,6 +12,7 @@ from pathlib import Path
 
 from mofgen.commands import emit
 from mofgen.commands._db import add_db_option
+from mofgen.commands._numbers import SEED, THREADS, bounded_int, finite_float
 from mofgen.errors import InvalidInput
 from mofgen.stores.connection import connect
 
@@ -28,24 +29,27 @@ def register(subparsers) -> None:
                         help="fine-tune on the linkers of these structures")
     parser.add_argument("--corpus", action="store_true",
                         help="with --from: continue training on the corpus itself")
-    parser.add_argument("--epochs", type=float, default=None,
+    parser.add_argument("--epochs", type=finite_float(0, 100_000, low_open=True), default=None,
                         help="passes over the data (default 30 pretraining, 20 fine-tuning)")
-    parser.add_argument("--max-minutes", type=float, default=None, help="stop after this long")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=None,
+    parser.add_argument("--max-minutes", type=finite_float(0, 10**7, low_open=True, unit="min"),
+                        default=None, help="stop after this long")
+    parser.add_argument("--batch-size", type=bounded_int(1, 100_000), default=32)
+    parser.add_argument("--lr", type=finite_float(0, 10, low_open=True), default=None,
                         help="learning rate (default 1e-3 pretraining, 3e-4 fine-tuning)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=SEED, default=0)
     parser.add_argument("--oversample", action="append", default=[], metavar="ANCHOR=K",
                         help="show each linker of this anchor kind K times per epoch "
                              "(e.g. cyano=2; repeatable)")
-    parser.add_argument("--hidden", type=int, default=64, help="EGNN width (pretraining)")
-    parser.add_argument("--layers", type=int, default=4, help="EGNN layers (pretraining)")
-    parser.add_argument("--corpus-per-anchor", type=int, default=2500,
+    parser.add_argument("--hidden", type=bounded_int(1, 4096), default=64,
+                        help="EGNN width (pretraining)")
+    parser.add_argument("--layers", type=bounded_int(1, 64), default=4,
+                        help="EGNN layers (pretraining)")
+    parser.add_argument("--corpus-per-anchor", type=bounded_int(1, 10**6), default=2500,
                         help="corpus size per anchor kind (built and cached if missing)")
     parser.add_argument("--campaign", help="campaign the new version belongs to")
-    parser.add_argument("--metrics-n", type=int, default=64,
+    parser.add_argument("--metrics-n", type=bounded_int(0, 10**6), default=64,
                         help="samples per anchor kind for the version's metrics (0: skip)")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--threads", type=THREADS, default=None, help="torch CPU threads")
     parser.add_argument("--export", metavar="FILE", help="also write the checkpoint here")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.set_defaults(func=run)

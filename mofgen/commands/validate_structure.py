@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from mofgen.commands import emit
+from mofgen.commands._numbers import bounded_int
 from mofgen.engines.inputs import read_structure
 from mofgen.engines.lammps_md import StabilityMaker
 from mofgen.engines.results import StabilityResult, Status
@@ -15,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "validate-structure", help="MD stability (LAMMPS, UFF4MOF, NPT 300 K / 1 atm) of a CIF")
     parser.add_argument("file", help="CIF (or any structure file pymatgen reads)")
-    parser.add_argument("--steps", type=int, default=StabilityMaker.steps,
+    parser.add_argument("--steps", type=bounded_int(1, 10**7), default=StabilityMaker.steps,
                         help=f"MD steps of 0.5 fs (default {StabilityMaker.steps})")
     parser.add_argument("--workdir", help="keep inputs/outputs here (default: a temp dir)")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
