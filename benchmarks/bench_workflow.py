@@ -60,7 +60,7 @@ def steered(durations: list[float], in_flight_n: int, nbytes: int) -> dict:
         decisions.append(time.time() - tic)
         for duration in new:
             job = proxy_task(duration, nbytes)
-            workflow = stage_workflow(job, db, CAMPAIGN, "proxy", "cpu", 1, doc_id=job.uuid)
+            workflow = stage_workflow(job, db, CAMPAIGN, "proxy", "cpu", 1, doc_ids=[job.uuid])
             inserted[job.uuid] = time.time()
             submit(db, [workflow])
         time.sleep(0.05)
@@ -95,7 +95,7 @@ def _rapidfire(target: str, name: str) -> None:
 def bag_of_tasks(durations: list[float], nbytes: int) -> dict:
     db = connect(tempfile.mkdtemp(prefix="mofgen-bag-") + "/store")
     jobs = [proxy_task(d, nbytes) for d in durations]
-    submit(db, [stage_workflow(j, db, CAMPAIGN, "proxy", "cpu", 1, doc_id=j.uuid)
+    submit(db, [stage_workflow(j, db, CAMPAIGN, "proxy", "cpu", 1, doc_ids=[j.uuid])
                 for j in jobs])
     ctx = mp.get_context("spawn")
     t0 = time.perf_counter()
