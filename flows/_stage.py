@@ -32,8 +32,9 @@ from typing import Any
 
 from jobflow import Maker, job
 
-from mofgen.documents import CampaignConfig, Stage
+from mofgen.documents import CampaignConfig, Stage, utcnow
 from mofgen.errors import IllegalTransition, MofgenError
+from mofgen.policy import params_key
 from mofgen.states import StateMachine, default_worker_id
 from mofgen.stores.connection import MofgenDB, connect
 
@@ -103,12 +104,33 @@ def run_job(maker: StageMaker, db_target: str, campaign: str, doc_ids: list[str]
         stage = machine.schema.stage(maker.name)
         ctx = StageContext(db, campaign, config, stage, machine, Path.cwd())
         if stage.scope == "campaign":
-            return maker.run_campaign(ctx, **params)
+            return _run_campaign(maker, ctx, params)
         if stage.scope == "batch":
             return _run_batch(maker, ctx, doc_ids)
         return {"stage": stage.name, "results": [_run_one(maker, ctx, i) for i in doc_ids]}
     finally:
         db.close()
+
+
+def _run_campaign(maker: StageMaker, ctx: StageContext, params: dict[str, Any]
+                  ) -> dict[str, Any]:
+    """A campaign-wide job. If it fails, the failure is recorded on the campaign with the
+    parameters it failed for (``failures.<stage>``), so the policy does not queue the same
+    work again until something changed, and the Firework still completes: a failed
+    retraining is an outcome, not a crash to re-run."""
+    name = ctx.stage.name
+    summary, failure = _guarded(maker.run_campaign, ctx, **params, what=f"{name} of "
+                                f"{ctx.campaign}")
+    if failure is None:
+        ctx.db.campaigns.update_one({"_id": ctx.campaign}, {"$unset": {f"failures.{name}": ""}})
+        return summary
+    record = {"params_key": params_key(params), "message": failure, "time": utcnow()}
+    ctx.db.campaigns.update_one({"_id": ctx.campaign}, {"$set": {f"failures.{name}": record}})
+    ctx.db.collection("decisions").insert_one(
+        {"campaign": ctx.campaign, "time": record["time"], "stage": name,
+         "reason": f"{name} failed: {failure}", "evidence": {"params_key": record["params_key"]},
+         "fw_ids": [], "doc_ids": []})
+    return {"stage": name, "outcome": "failed", "message": failure}
 
 
 def _run_one(maker: StageMaker, ctx: StageContext, doc_id: str) -> dict[str, Any]:
@@ -175,14 +197,15 @@ def lease_heartbeat(machine: StateMachine, doc_ids: list[str], lease_seconds: fl
         thread.join()
 
 
-def _guarded(compute: Callable[..., Any], *args: Any, what: str) -> tuple[Any, str | None]:
-    """``(compute(*args), None)``, or ``(None, message)`` when it raised.
+def _guarded(compute: Callable[..., Any], *args: Any, what: str, **kwargs: Any
+             ) -> tuple[Any, str | None]:
+    """``(compute(*args, **kwargs), None)``, or ``(None, message)`` when it raised.
 
     mofgen's own errors are expected outcomes (one line); anything else is a broken tool
     or library, recorded with its trace in the worker's log.
     """
     try:
-        return compute(*args), None
+        return compute(*args, **kwargs), None
     except MofgenError as exc:
         return None, f"{type(exc).__name__}: {exc}"
     except Exception as exc:

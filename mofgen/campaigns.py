@@ -143,6 +143,7 @@ def campaign_status(db, name: str) -> dict[str, Any]:
         "reached": reached_counts(db, name),
         "rates_per_hour": _rates(db, name, dt.timedelta(hours=1)),
         "best": get_kind(campaign.kind).best(db, name),
+        **get_kind(campaign.kind).status_extras(db, name, campaign.config),
         "model_versions": [{"version": m["_id"], "parent": m.get("parent"),
                             "kind": m.get("kind", "generator")} for m in models],
         "queues": queue_lengths(db),

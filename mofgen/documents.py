@@ -386,6 +386,10 @@ class LinkerDoc(_Document):
     anchor: str
     model_version: str | None = None
     geometry: dict[str, Any] | None = None  # {"symbols": [...], "coords": [[x, y, z], ...]} Å
+    # the processed geometry (as placed in a MOF) as a fine-tuning example:
+    # {"symbols", "coords" (Å), "n_fragment"}; or why it cannot be one
+    training_entry: dict[str, Any] | None = None
+    training_rejection: str | None = None
     fate: str = "generated"  # generated | processed | rejected:<reason> | used
     structure_ids: list[str] = Field(default_factory=list)
     created_at: dt.datetime = Field(default_factory=utcnow)
@@ -516,6 +520,8 @@ class CampaignDoc(_Document):
     counters: dict[str, int] = Field(default_factory=dict)
     runner: Runner | None = None
     references: dict[str, Any] | None = None  # crystal campaigns: the hull's phases (References)
+    # the last failure of each campaign-wide stage: {"params_key", "message", "time"}
+    failures: dict[str, dict[str, Any]] = Field(default_factory=dict)
     created_at: dt.datetime = Field(default_factory=utcnow)
     updated_at: dt.datetime = Field(default_factory=utcnow)
 

@@ -133,13 +133,14 @@ def latest_version(db: Any, kind: str, campaign: str | None = None) -> str | Non
 
 
 def current_version(db: Any, kind: str, campaign: str) -> str | None:
-    """The version of ``kind`` that ``campaign`` uses now: its newest adopted one, or None.
+    """The version of ``kind`` that ``campaign`` uses now: its newest promoted one, or None.
 
-    A version whose metrics say ``improved: 0`` (it did not beat its parent on held-out
-    data) is kept for the record but not adopted; versions without that metric are.
-    None means the kind's starting model (the shipped generator or CHGNet).
+    A version whose metrics say ``promoted: 0`` (a screener that did not beat its parent on
+    held-out data, a generator whose samples lost validity) is kept for the record but not
+    used; versions without that metric are. None means the kind's starting model (the
+    shipped generator or CHGNet).
     """
-    doc = db.models.find_one({"kind": kind, "campaign": campaign, "metrics.improved": {"$ne": 0}},
+    doc = db.models.find_one({"kind": kind, "campaign": campaign, "metrics.promoted": {"$ne": 0}},
                              {"_id": 1}, sort=[("created_at", -1)])
     return doc["_id"] if doc else None
 

@@ -14,11 +14,19 @@ what they share:
 
 from __future__ import annotations
 
+import hashlib
+import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
 from mofgen.documents import CampaignConfig, State, kind_schema
+
+
+def params_key(params: dict[str, Any]) -> str:
+    """A short digest naming a campaign job's parameters (e.g. a training set)."""
+    text = json.dumps(params, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -97,6 +105,15 @@ class Policy(ABC):
         if counts["waiting_validation"] >= self.config.max_waiting_validation:
             return []
         return [self.decision("generate", priority, reason="keep generating", evidence=counts)]
+
+    def failed_with(self, stage: str, params: dict[str, Any]) -> str | None:
+        """The message if ``stage`` last failed with exactly these parameters (then the
+        same work is not queued again until they change), else None."""
+        doc = self.db.campaigns.find_one({"_id": self.campaign}, {"failures": 1}) or {}
+        failure = (doc.get("failures") or {}).get(stage)
+        if failure and failure.get("params_key") == params_key(params):
+            return failure.get("message")
+        return None
 
     def last_model(self, model_kind: str) -> dict[str, Any] | None:
         """The campaign's newest registered model of ``model_kind`` (generator, screener)."""

@@ -25,23 +25,24 @@ def test_register_is_idempotent_and_ids_name_the_checkpoint(db):
     assert models.get_version(db, "gen-a").metrics == {"loss": 1.0, "validity": 0.6}
 
 
-def test_current_version_skips_versions_that_did_not_improve(db):
+def test_current_version_skips_versions_that_were_not_promoted(db):
     def add(version, kind, campaign, **metrics):
         models.register(db, kind, version.encode(), version=version, campaign=campaign,
                         metrics=metrics)
         time.sleep(0.002)  # distinct created_at, which orders versions
 
     assert models.current_version(db, "screener", "c1") is None
-    add("scr-1", "screener", "c1", improved=1)
-    add("scr-2", "screener", "c1", improved=0)  # newer, kept, not adopted
-    add("scr-3", "screener", "c2", improved=1)
-    add("gen-1", "generator", "c1")  # generators carry no 'improved': adopted when newest
+    add("scr-1", "screener", "c1", promoted=1)
+    add("scr-2", "screener", "c1", promoted=0)  # newer, kept, not adopted
+    add("scr-3", "screener", "c2", promoted=1)
+    add("gen-1", "generator", "c1")  # no 'promoted' metric: adopted when newest
     add("gen-2", "generator", "c1", loss=0.5)
+    add("gen-3", "generator", "c1", promoted=0)  # lost validity: generation stays on gen-2
     assert models.current_version(db, "screener", "c1") == "scr-1"
     assert models.current_version(db, "screener", "c2") == "scr-3"
     assert models.current_version(db, "generator", "c1") == "gen-2"
     assert models.latest_version(db, "screener", "c1") == "scr-2"
-    assert models.latest_version(db, "generator") == "gen-2"
+    assert models.latest_version(db, "generator") == "gen-3"
     assert [v.id for v in models.list_versions(db, "screener")] == ["scr-3", "scr-2", "scr-1"]
     assert [v.id for v in models.list_versions(db, campaign="c2")] == ["scr-3"]
 

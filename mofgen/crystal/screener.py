@@ -301,7 +301,8 @@ def register_screener(db: Any, model: CHGNet, parent: str | None,
     metrics = {"n_train": report.n_train, "n_held_out": report.n_held_out,
                "mae_before_eV_per_atom": report.mae_before_eV_per_atom,
                "mae_after_eV_per_atom": report.mae_after_eV_per_atom,
-               "improved": float(report.improved), "seconds": report.seconds}
+               "improved": float(report.improved), "promoted": float(report.improved),
+               "seconds": report.seconds}
     hyperparameters = {"epochs": report.epochs, "lr": report.lr,
                        "held_out_fraction": report.held_out_fraction,
                        "batch_size": report.batch_size, "seed": report.seed,

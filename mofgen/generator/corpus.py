@@ -24,7 +24,13 @@ from pathlib import Path
 import numpy as np
 from rdkit import Chem
 
-from mofgen.chemistry import LinkerRejected, normalise_anchor, process_linker, process_smiles
+from mofgen.chemistry import (
+    LinkerRejected,
+    ProcessedLinker,
+    normalise_anchor,
+    process_linker,
+    process_smiles,
+)
 from mofgen.errors import InvalidInput
 from mofgen.generator.linker_list import Candidate, expand, flat_smiles
 
@@ -69,7 +75,13 @@ def corpus_path(seed: int, per_anchor: int) -> Path:
 
 def entry_from_smiles(smiles: str, anchor: str | None = None, name: str = "") -> CorpusEntry:
     """Embed one linker and split it into prompt + linker; raises ``LinkerRejected``."""
-    processed = process_smiles(smiles, anchor)
+    return entry_from_processed(process_smiles(smiles, anchor), name)
+
+
+def entry_from_processed(processed: ProcessedLinker, name: str = "") -> CorpusEntry:
+    """A processed linker's own 3D geometry (as placed in a MOF) as a training entry: its
+    heavy atoms split into prompt + linker, checked to survive bond perception from
+    coordinates as a generated copy would. Raises ``LinkerRejected``."""
     mol = Chem.RemoveHs(processed.mol())
     kind = processed.anchor
     groups = [list(m) for m in mol.GetSubstructMatches(_ANCHOR_SMARTS[kind])]
@@ -175,3 +187,37 @@ def entries_from_smiles(smiles: Iterable[str], anchor: str | None = None
         except LinkerRejected:
             dropped.append(s)
     return kept, dropped
+
+
+REPLAY_FILE = "replay.json.gz"  # shipped in mofgen/data/generator: a sample of the corpus
+
+
+def replay_entries(n: int, seed: int = 0) -> list[CorpusEntry]:
+    """``n`` pretraining examples to replay beside a campaign's when fine-tuning (drawn
+    from the sample of the corpus that ships with mofgen; deterministic in ``seed``)."""
+    from importlib import resources
+
+    if n <= 0:
+        return []
+    path = resources.files("mofgen") / "data" / "generator" / REPLAY_FILE
+    with resources.as_file(path) as real:
+        entries = [CorpusEntry(**e) for e in _read(real)["entries"]]
+    rng = np.random.default_rng(seed)
+    picks = rng.choice(len(entries), size=n, replace=n > len(entries))
+    return [entries[int(i)] for i in picks]
+
+
+def write_replay_set(entries: list[CorpusEntry], path: Path, per_anchor: int = 256,
+                     seed: int = 0) -> int:
+    """Ship ``per_anchor`` corpus entries of each anchor kind as the replay set."""
+    rng = np.random.default_rng(seed)
+    chosen: list[CorpusEntry] = []
+    for anchor in sorted({e.anchor for e in entries}):
+        pool = [e for e in entries if e.anchor == anchor]
+        chosen += [pool[int(i)] for i in rng.choice(len(pool), min(per_anchor, len(pool)),
+                                                    replace=False)]
+    payload = {"format": CORPUS_FORMAT, "seed": seed, "per_anchor": per_anchor,
+               "entries": [asdict(e) for e in chosen]}
+    with gzip.open(path, "wt") as handle:
+        json.dump(payload, handle)
+    return len(chosen)

@@ -11,6 +11,9 @@ Per anchor kind, over ``n`` samples:
 * ``anchor_retention``: valid linkers with exactly the two anchors of the prompt, over
   those that came out chemically sound (valid + rejected only for their anchors);
 * ``heavy_atoms``: mean heavy-atom count of the valid linkers (anchors included);
+* ``similarity_to_training``: with a ``reference`` (a fine-tuning set), the mean over
+  distinct valid samples of their highest Tanimoto similarity (Morgan radius 2, 2048 bits)
+  to a reference linker: 1 means copies, low values new chemistry;
 * ``screen_pass``: share of (up to ``screen_limit``) valid linkers whose MOF -- Zn
   paddle-wheel pcu, with pyrazine pillars for COO linkers and BDC for cyano pillars --
   assembles and passes the geometric screen (MOFA's question: are the linkers usable?).
@@ -35,7 +38,7 @@ from mofgen.generator.model import GeneratorModel
 from mofgen.generator.sampling import DEFAULT_STEPS, GeneratedLinker, generate
 
 METRIC_NAMES = ("validity", "validity_raw", "uniqueness", "novelty", "anchor_retention",
-                "heavy_atoms", "screen_pass", "seconds_per_linker")
+                "heavy_atoms", "screen_pass", "similarity_to_training", "seconds_per_linker")
 PARTNER = {"COO": ("c1cnccn1", "cyano"), "cyano": ("OC(=O)c1ccc(cc1)C(=O)O", "COO")}
 
 
@@ -79,9 +82,27 @@ def summarise(samples: list[GeneratedLinker], screen_limit: int = 16) -> dict[st
     }
 
 
+def similarity_to(smiles: list[str], reference: list[str]) -> float | None:
+    """Mean highest Tanimoto similarity of ``smiles`` to ``reference`` (Morgan r=2)."""
+    from rdkit import Chem, DataStructs
+    from rdkit.Chem import rdFingerprintGenerator
+
+    generator = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
+
+    def fingerprints(items: list[str]) -> list:
+        mols = (Chem.MolFromSmiles(s) for s in items)
+        return [generator.GetFingerprint(m) for m in mols if m is not None]
+
+    ref = fingerprints(reference)
+    mine = fingerprints(smiles)
+    if not ref or not mine:
+        return None
+    return float(np.mean([max(DataStructs.BulkTanimotoSimilarity(fp, ref)) for fp in mine]))
+
+
 def evaluate(model: GeneratorModel, n: int = 64, anchors: list[str] | None = None,
-             seed: int = 0, steps: int = DEFAULT_STEPS, screen_limit: int = 16
-             ) -> dict[str, float]:
+             seed: int = 0, steps: int = DEFAULT_STEPS, screen_limit: int = 16,
+             reference: list[str] | None = None) -> dict[str, float]:
     """Sample ``n`` linkers per anchor kind; flat ``{anchor}_{metric}`` numbers."""
     out: dict[str, float] = {}
     for anchor in anchors or model.anchors():
@@ -91,6 +112,11 @@ def evaluate(model: GeneratorModel, n: int = 64, anchors: list[str] | None = Non
         seconds = time.perf_counter() - start
         stats = summarise(samples, screen_limit)
         stats["seconds_per_linker"] = seconds / n
+        if reference:
+            similarity = similarity_to(sorted({s.smiles for s in samples if s.valid
+                                               and s.smiles}), reference)
+            if similarity is not None:
+                stats["similarity_to_training"] = similarity
         out.update({f"{anchor}_{k}": round(v, 4) for k, v in stats.items()})
     return out
 

@@ -49,6 +49,7 @@ class GeneratedLinker(BaseModel):
         """The ``linkers`` collection document for this sample."""
         import hashlib
 
+        entry, why = self.training_entry()
         key = self.smiles or repr((self.symbols, self.coords))
         ident = linker_id or "lnk-" + hashlib.sha1(
             f"{campaign}|{self.model_version}|{key}|{self.coords[-1]}".encode()).hexdigest()[:16]
@@ -56,7 +57,29 @@ class GeneratedLinker(BaseModel):
             _id=ident, campaign=campaign, smiles=self.smiles or "", anchor=self.anchor,
             inchikey=(self.processed or {}).get("inchikey"), model_version=self.model_version,
             geometry={"symbols": self.symbols, "coords": self.coords},
+            training_entry=entry, training_rejection=why,
             fate="processed" if self.valid else f"rejected:{self.rejection}")
+
+    def training_entry(self) -> tuple[dict[str, Any] | None, str | None]:
+        """This linker as a fine-tuning example, or why it is none.
+
+        Preferably its processed geometry (force-field relaxed, as placed in the MOF); if
+        bond perception changes that one, the sample as generated, which processing
+        accepted from exactly these coordinates. Either way no re-embedding from SMILES.
+        """
+        from mofgen.chemistry import LinkerRejected
+        from mofgen.generator.corpus import entry_from_processed
+
+        if not self.valid or not self.processed:
+            return None, f"not a valid linker ({self.rejection})"
+        try:
+            entry = entry_from_processed(self.processed_linker())
+            return {"symbols": entry.symbols, "coords": entry.coords,
+                    "n_fragment": entry.n_fragment, "source": "processed"}, None
+        except LinkerRejected:
+            n_prompt = len(self.symbols) - self.n_linker_atoms
+            return {"symbols": self.symbols, "coords": self.coords, "n_fragment": n_prompt,
+                    "source": "generated"}, None
 
 
 def check_request(n: int, anchor: str, model: GeneratorModel) -> str:

@@ -179,6 +179,10 @@ class CampaignKind(ABC):
                         for d in cursor]})
         return lists
 
+    def status_extras(self, db, campaign: str, config: CampaignConfig) -> dict[str, Any]:
+        """Kind-specific blocks of ``mofgen status --json`` (and the dashboard)."""
+        return {}
+
     def progress(self, db, campaign: str, config: CampaignConfig) -> str:
         """Extra text for ``mofgen run``'s progress line ("" for none)."""
         return ""

@@ -58,8 +58,17 @@ class MofSettings(KindSettings):
     pressure_bar: float = Field(default=0.1, gt=0, le=1000)
     relax_steps: int = Field(default=200, gt=0, le=10**5)  # CHGNet optimiser steps
     diffusion_steps: int = Field(default=100, gt=0, le=10**4)
+    # online learning (flows/retrain.py): fine-tuning, replay, promotion of new versions
+    online_learning: bool = True  # off: the generator is never retrained (a baseline)
     retrain_epochs: float = Field(default=2.0, gt=0, le=1000)
     retrain_max_minutes: float = Field(default=10.0, gt=0, le=10**4)
+    retrain_lr: float = Field(default=5e-4, gt=0, le=1)
+    replay_fraction: float = Field(default=0.5, ge=0, lt=1)  # corpus share of fine-tuning
+    registration_samples: int = Field(default=64, ge=8, le=4096)  # per anchor
+    min_validity: float = Field(default=0.30, ge=0, le=1)  # to promote a version
+    max_validity_drop: float = Field(default=0.10, ge=0, le=1)  # below its parent's
+    # simulate and adsorb the stable structures (off: a stability-only campaign)
+    run_simulation: bool = True
     fidelity: Literal["mlip", "dft"] = "mlip"
     linkers_per_batch: int = Field(default=16, gt=0, le=4096)
     anchors: list[Literal["COO", "cyano"]] = Field(default_factory=lambda: ["COO", "cyano"])
@@ -87,6 +96,8 @@ class MofPolicy(Policy):
         free = self.free("cpu", flight)
         decisions = []
         for stage, order, priority in self.CPU_ORDER:
+            if stage != "validate" and not self.settings.run_simulation:
+                continue
             # every candidate sorted by strain has one (≥ 0): the guard lets an index
             # skip the structures without one
             guard = {STRAIN: {"$gte": 0}} if order[0] == STRAIN else None
@@ -101,7 +112,8 @@ class MofPolicy(Policy):
         return decisions
 
     def _retrain(self, flight) -> list[Decision]:
-        if flight["stages"].get("retrain", 0) or self.depth("gpu") == 0:
+        if flight["stages"].get("retrain", 0) or self.depth("gpu") == 0 or \
+                not self.settings.online_learning:
             return []
         t = self.settings.thresholds
         stable_query = {"campaign": self.campaign, STRAIN: {"$lt": t.retrain_strain}}
@@ -123,6 +135,8 @@ class MofPolicy(Policy):
         ids = [d["_id"] for d in cursor]
         if last is not None and len(ids) <= last_size:
             return []
+        if self.failed_with("retrain", {"training_ids": ids}):
+            return []  # the same set failed already: wait until it has changed
         return [self.decision(
             "retrain", 5, params={"training_ids": ids},
             reason=f"retrain on {len(ids)} structures ({basis})",
@@ -151,6 +165,7 @@ class MofKind(CampaignKind):
         [("campaign", 1), (finished("simulate"), 1)],
         [("campaign", 1), (finished("adsorb"), 1)],
         [("identifiers.linker_smiles", 1)],
+        [("campaign", 1), ("linkers.model_version", 1)],
     )
     columns = (
         Column("co2_uptake", "CO2 uptake", CO2_UPTAKE, "mol/kg", sort=-1),
@@ -193,8 +208,11 @@ class MofKind(CampaignKind):
             return makers
         makers["generate"] = GenerateMaker(n_linkers=s.linkers_per_batch,
                                            diffusion_steps=s.diffusion_steps, seed=config.seed)
-        makers["retrain"] = RetrainMaker(epochs=s.retrain_epochs,
-                                         max_minutes=s.retrain_max_minutes)
+        makers["retrain"] = RetrainMaker(
+            epochs=s.retrain_epochs, max_minutes=s.retrain_max_minutes, lr=s.retrain_lr,
+            replay_fraction=s.replay_fraction, registration_samples=s.registration_samples,
+            diffusion_steps=s.diffusion_steps, min_validity=s.min_validity,
+            max_validity_drop=s.max_validity_drop, seed=config.seed)
         return makers
 
     def policy(self, db, campaign: str, config: CampaignConfig) -> MofPolicy:
@@ -208,6 +226,11 @@ class MofKind(CampaignKind):
         return f"best CO2 uptake {best['adsorb']['co2_uptake']:.3f} mol/kg"
 
     # ----------------------------------------------------------------- read side
+    def status_extras(self, db, campaign: str, config: CampaignConfig) -> dict[str, Any]:
+        """Is learning working? Per generator version: what it generated, how much of that
+        was validated and which fraction was stable, with a 95 % interval."""
+        return {"learning": learning_by_version(db, campaign, config)}
+
     def row(self, doc: dict[str, Any]) -> dict[str, Any]:
         return {**super().row(doc), "linkers": _linker_smiles(doc)}
 
@@ -265,3 +288,41 @@ class MofKind(CampaignKind):
 
 def _linker_smiles(doc: dict[str, Any]) -> list[str | None]:
     return [lk.get("smiles") for lk in doc.get("linkers") or []]
+
+
+def learning_by_version(db, campaign: str, config: CampaignConfig) -> list[dict[str, Any]]:
+    """For each generator version that generated structures in ``campaign`` (oldest
+    first): counts generated, validated and measured, the stable fraction (strain below
+    ``stable_strain`` among those whose strain was measured) with its 95 % Wilson interval,
+    and the version's registration verdict and validity."""
+    from mofgen.statistics import wilson_interval
+
+    stable_strain = config.settings.thresholds.stable_strain
+    base = {"campaign": campaign}
+    versions = [v for v in db.structures.distinct("linkers.model_version", base) if v]
+    docs = {d["_id"]: d for d in db.models.find({"_id": {"$in": versions}})}
+    rows = []
+    def registered(version: str) -> str:
+        return str((docs.get(version) or {}).get("created_at") or "")
+
+    for version in sorted(versions, key=registered):
+        mine = {**base, "linkers.model_version": version}
+        measured = db.structures.count_documents({**mine, STRAIN: {"$gte": 0}})
+        stable = db.structures.count_documents({**mine, STRAIN: {"$gte": 0,
+                                                                  "$lt": stable_strain}})
+        low, high = wilson_interval(stable, measured)
+        doc = docs.get(version) or {}
+        metrics = doc.get("metrics") or {}
+        rows.append({
+            "version": version, "parent": doc.get("parent"),
+            "promoted": metrics.get("promoted", 1.0) != 0,
+            "verdict": (doc.get("hyperparameters") or {}).get("promotion"),
+            "validity": {k.removesuffix("_validity"): v for k, v in metrics.items()
+                         if k.endswith("_validity")},
+            "generated": db.structures.count_documents(mine),
+            "validated": db.structures.count_documents({**mine, "history.to": "validated"}),
+            "measured": measured, "stable": stable,
+            "stable_fraction": stable / measured if measured else None,
+            "stable_fraction_ci95": [low, high] if measured else None,
+        })
+    return rows
