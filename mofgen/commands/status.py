@@ -5,6 +5,7 @@ from __future__ import annotations
 from mofgen.campaigns import all_campaign_names, campaign_status
 from mofgen.commands import emit
 from mofgen.commands._db import add_db_option
+from mofgen.kinds import get_kind
 from mofgen.stores.connection import connect
 
 
@@ -44,6 +45,7 @@ def _human(report: dict) -> str:
             for row in column["top"][:3]:
                 lines.append(f"  best {column['label']}: {row['value']:.{column['digits']}f} "
                              f"{column['unit']}  {row['formula']}  {row['id']}")
+        lines += get_kind(c["kind"]).status_lines(c)
         queues = "  ".join(f"{k}: {v['READY']} ready/{v['RUNNING']} running"
                            for k, v in c["queues"].items())
         lines.append(f"  queues:  {queues}")

@@ -183,6 +183,10 @@ class CampaignKind(ABC):
         """Kind-specific blocks of ``mofgen status --json`` (and the dashboard)."""
         return {}
 
+    def status_lines(self, status: dict[str, Any]) -> list[str]:
+        """Human-readable lines for the blocks :meth:`status_extras` added."""
+        return []
+
     def progress(self, db, campaign: str, config: CampaignConfig) -> str:
         """Extra text for ``mofgen run``'s progress line ("" for none)."""
         return ""

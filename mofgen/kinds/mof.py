@@ -231,6 +231,19 @@ class MofKind(CampaignKind):
         was validated and which fraction was stable, with a 95 % interval."""
         return {"learning": learning_by_version(db, campaign, config)}
 
+    def status_lines(self, status: dict[str, Any]) -> list[str]:
+        lines = []
+        for row in status.get("learning", []):
+            fraction = "-"
+            if row["measured"]:
+                low, high = row["stable_fraction_ci95"]
+                fraction = (f"{row['stable']}/{row['measured']} = "
+                            f"{row['stable_fraction']:.2f} [{low:.2f}, {high:.2f}]")
+            note = row["verdict"] or ("in use" if row["promoted"] else "not promoted")
+            lines.append(f"  generator {row['version']}: generated {row['generated']}, "
+                         f"validated {row['validated']}, stable {fraction}; {note}")
+        return lines
+
     def row(self, doc: dict[str, Any]) -> dict[str, Any]:
         return {**super().row(doc), "linkers": _linker_smiles(doc)}
 
