@@ -2,6 +2,9 @@
 
 MOFA (§III-B): a MOF is stable when the strain after NPT MD at 300 K / 1 atm is below 10 %;
 structures below 25 % still feed retraining, so the ``validate`` record is kept on rejects.
+A structure that fails :mod:`mofgen.sanity` (overlapping atoms, a degenerate cell, an
+impossible density) is rejected with that number before LAMMPS starts: MD on it would
+report a meaningless strain.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from pymatgen.core import Structure
 from mofgen.engines.lammps_md import StabilityMaker
 from mofgen.engines.results import Status
 from mofgen.flows._stage import Outcome, StageContext, StageMaker
+from mofgen.sanity import check_structure
 
 
 @dataclass
@@ -22,7 +26,14 @@ class ValidateMaker(StageMaker):
 
     def compute(self, doc: dict, ctx: StageContext) -> Outcome:
         workdir = ctx.workdir
-        result = self.md.run(Structure.from_dict(doc["structure"]), workdir)
+        structure = Structure.from_dict(doc["structure"])
+        sanity = check_structure(structure)
+        if not sanity.ok:
+            return Outcome(record={"status": "rejected", "reason": sanity.reason,
+                                   "tool": "mofgen.sanity"},
+                           reject_reason=f"physically meaningless structure: {sanity.reason}",
+                           value=sanity.first.value, threshold=sanity.first.limit)
+        result = self.md.run(structure, workdir)
         record = result.model_dump(
             mode="json", exclude={"final_structure", "initial_cell_A", "final_cell_A"}
         )

@@ -11,6 +11,7 @@ from mofgen.engines.inputs import read_structure
 from mofgen.engines.raspa import ADSORBATES, GcmcAdsorption
 from mofgen.engines.results import Status
 from mofgen.errors import InvalidInput, ToolFailure
+from mofgen.sanity import ensure_sane
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -56,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
     if args.pressure <= 0 or args.temperature <= 0:
         raise InvalidInput("--pressure and --temperature must be positive")
     structure = read_structure(args.file)
+    ensure_sane(structure, args.file)  # before any engine starts
     calc = AdsorptionScreen(gcmc=GcmcAdsorption(
         adsorbate=args.adsorbate, temperature_K=args.temperature, pressure_bar=args.pressure,
         cycles=args.cycles, use_charges=not args.no_charges))

@@ -11,6 +11,7 @@ from mofgen.engines.cp2k_relax import Cp2kRelaxation
 from mofgen.engines.inputs import read_structure
 from mofgen.engines.results import RelaxResult, Status
 from mofgen.errors import InvalidInput, ToolFailure
+from mofgen.sanity import ensure_sane
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -42,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     if args.steps is not None and args.steps < 1:
         raise InvalidInput("--steps must be a positive integer")
     structure = read_structure(args.file)
+    ensure_sane(structure, args.file)  # before any engine starts
     if args.fidelity == "dft":
         calc = Cp2kRelaxation() if args.steps is None else Cp2kRelaxation(max_steps=args.steps)
     else:

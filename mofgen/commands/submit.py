@@ -2,8 +2,9 @@
 
 Each file becomes a ``generated`` crystal unless the database already holds the same
 structure (rotated, translated or as a supercell): then the existing id is reported and
-nothing is stored. Every file is read before anything is written, so one bad file
-leaves the database as it was.
+nothing is stored. Every file is read and checked (``mofgen.sanity``: overlapping atoms, a
+degenerate cell, density, elements outside the campaign's chemical system) before
+anything is written, so one bad file leaves the database as it was.
 """
 
 from __future__ import annotations
@@ -46,11 +47,16 @@ def read_structure(path: str):
 def run(args) -> int:
     from mofgen.campaigns import get_campaign
     from mofgen.kinds import get_kind
+    from mofgen.sanity import ensure_sane, system_elements
 
     structures = [(path, read_structure(path)) for path in args.files]
     db = connect(args.db, create=False)
     try:
-        kind = get_kind(get_campaign(db, args.campaign).kind)
+        campaign = get_campaign(db, args.campaign)
+        kind = get_kind(campaign.kind)
+        elements = system_elements(campaign.config.settings)
+        for path, structure in structures:
+            ensure_sane(structure, path, elements=elements)
         rows = []
         for path, structure in structures:
             doc_id, created = kind.submit(db, args.campaign, structure,

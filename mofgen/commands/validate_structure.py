@@ -10,6 +10,7 @@ from mofgen.engines.inputs import read_structure
 from mofgen.engines.lammps_md import StabilityMaker
 from mofgen.engines.results import StabilityResult, Status
 from mofgen.errors import InvalidInput, ToolFailure
+from mofgen.sanity import ensure_sane
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -41,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     if args.steps < 1:
         raise InvalidInput("--steps must be a positive integer")
     structure = read_structure(args.file)
+    ensure_sane(structure, args.file)  # before any engine starts
     result = StabilityMaker(steps=args.steps).run(structure, args.workdir)
     result.final_structure = None  # large; kept as final_supercell.cif in the workdir
     result.final_cell_structure = None
