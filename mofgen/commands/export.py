@@ -29,9 +29,10 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from mofgen.export import export_campaign, parse_formats, parse_query
+    from mofgen.querysafety import check_query
 
     formats = parse_formats(args.format)  # bad input fails before the database opens
-    query = parse_query(args.query)
+    query = check_query(parse_query(args.query), "--query")  # no $where, $function, $expr
     db = connect(args.db, create=False)
     try:
         report = export_campaign(db, args.campaign, args.out, formats=formats,
