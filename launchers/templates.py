@@ -1,9 +1,14 @@
 """Ready-to-edit FireWorks files for clusters: LaunchPad, one FWorker per category, queue
 adapters (SLURM, PBS) and local scripts whose rockets are plain ``rlaunch`` — so ``qlaunch``,
-``lpad get_wflows`` and ``lpad webgui`` work on the same MongoDB as ``mofgen daemon``."""
+``lpad get_wflows`` and ``lpad webgui`` work on the same MongoDB as ``mofgen daemon``.
+
+Every file holds the database URI, password included, so each is written readable by its
+owner only (0600; the scripts 0700), also when it replaces an older, wider file."""
 
 from __future__ import annotations
 
+import os
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -49,24 +54,38 @@ def write_worker_files(directory: str | Path, db_target: str, database: str = "m
             "name": f"mofgen-{category}", "category": category, "query": "{}",
             "env": {"MOFGEN_DB": db_target},
         }))
-        rlaunch = (f"rlaunch -l {out / 'my_launchpad.yaml'} -w {out / f'fworker_{category}.yaml'}"
+        launchpad_file = shlex.quote(str(out / "my_launchpad.yaml"))
+        fworker_file = shlex.quote(str(out / f"fworker_{category}.yaml"))
+        rlaunch = (f"rlaunch -l {launchpad_file} -w {fworker_file}"
                    " rapidfire --nlaunches 0 --timeout 6600")
         for queue_type, per_category in RESOURCES.items():
             written.append(_dump(out / f"qadapter_{queue_type.lower()}_{category}.yaml", {
                 "_fw_name": "CommonAdapter", "_fw_q_type": queue_type,
                 "rocket_launch": rlaunch, "queue": None, "account": None,
                 "job_name": f"mofgen-{category}",
-                "pre_rocket": f"export MOFGEN_DB='{db_target}'; export OMP_NUM_THREADS=1",
+                "pre_rocket": f"export MOFGEN_DB={shlex.quote(db_target)}; "
+                              "export OMP_NUM_THREADS=1",
                 "post_rocket": None, **per_category[category],
             }))
         local = out / f"rlaunch_local_{category}.sh"  # no queue: run workers by hand
-        local.write_text(f"#!/bin/bash\nexport MOFGEN_DB='{db_target}'\n{rlaunch}\n")
-        local.chmod(0o755)
-        written.append(local)
+        written.append(_write_private(
+            local, f"#!/bin/bash\nexport MOFGEN_DB={shlex.quote(db_target)}\n{rlaunch}\n",
+            mode=0o700))
     return written
 
 
 def _dump(path: Path, data: dict[str, Any]) -> Path:
-    path.write_text(yaml.safe_dump({k: v for k, v in data.items() if v is not None},
-                                   sort_keys=False))
+    return _write_private(path, yaml.safe_dump({k: v for k, v in data.items() if v is not None},
+                                               sort_keys=False))
+
+
+def _write_private(path: Path, text: str, mode: int = 0o600) -> Path:
+    """Write ``text`` so that only the owner can read it, from the first byte on."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        os.fchmod(fd, mode)  # an existing file keeps its old mode through O_CREAT
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {path}: {exc.strerror}") from None
     return path

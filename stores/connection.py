@@ -11,7 +11,6 @@ queries of DESIGN §2 are created on connect.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,9 +48,37 @@ INDEXES: dict[str, list[list[tuple[str, int]]]] = {
 }
 
 
-def _mask(uri: str) -> str:
-    """The URI with any password hidden, for messages."""
-    return re.sub(r"(//[^:/@]+):[^@]*@", r"\1:***@", uri)
+def mask_uri(uri: str) -> str:
+    """The URI with any password hidden, for messages and pages.
+
+    A password may hold ``@``, ``:``, ``/`` or ``%40`` (users paste them unescaped), so the
+    user information ends at the *last* ``@``: everything between the first ``:`` after
+    the user name and that ``@`` is hidden. A ``@`` later in the options hides more than
+    needed, never less.
+    """
+    scheme, sep, rest = uri.partition("://")
+    if not sep or "@" not in rest:
+        return uri
+    userinfo, _, hostpart = rest.rpartition("@")
+    user, colon, _password = userinfo.partition(":")
+    return f"{scheme}://{user}{':***' if colon else ''}@{hostpart}"
+
+
+_mask = mask_uri  # the name this module used before
+
+
+def _scrub(text: str, uri: str) -> str:
+    """``text`` (a driver's message about ``uri``) with the URI's password hidden."""
+    from urllib.parse import unquote
+
+    _, _, rest = uri.partition("://")
+    userinfo = rest.rpartition("@")[0]
+    password = userinfo.partition(":")[2]
+    for secret in {password, unquote(password)}:
+        if len(secret) < 3:  # replacing one letter everywhere would garble the message
+            continue
+        text = text.replace(secret, "***")
+    return text.replace(uri, mask_uri(uri))
 
 
 @dataclass
@@ -216,10 +243,11 @@ def _connect_mongo(uri: str, database: str) -> MofgenDB:
         name = client.get_default_database(default=database).name
         client.admin.command("ping")
     except (InvalidURI, ConfigurationError, ValueError) as exc:
-        raise InvalidInput(f"invalid MongoDB URI {_mask(uri)}: {exc}") from None
+        raise InvalidInput(f"invalid MongoDB URI {mask_uri(uri)}: "
+                           f"{_scrub(str(exc), uri)}".splitlines()[0]) from None
     except PyMongoError as exc:
-        message = str(exc).split(",")[0].split("\n")[0]
-        raise DatabaseError(f"cannot reach MongoDB at {_mask(uri)}: {message}") from None
+        message = _scrub(str(exc), uri).split(",")[0].split("\n")[0]
+        raise DatabaseError(f"cannot reach MongoDB at {mask_uri(uri)}: {message}") from None
     return MofgenDB(target=uri, name=name, client=client, embedded=False)
 
 

@@ -6,7 +6,7 @@ from mofgen.campaigns import all_campaign_names, campaign_status
 from mofgen.commands import emit
 from mofgen.commands._db import add_db_option
 from mofgen.kinds import get_kind
-from mofgen.stores.connection import connect
+from mofgen.stores.connection import connect, mask_uri
 
 
 def register(subparsers) -> None:
@@ -21,7 +21,7 @@ def run(args) -> int:
     db = connect(args.db, create=False)
     try:
         names = [args.campaign] if args.campaign else all_campaign_names(db)
-        report = {"db": db.target, "campaigns": [campaign_status(db, n) for n in names]}
+        report = {"db": mask_uri(db.target), "campaigns": [campaign_status(db, n) for n in names]}
     finally:
         db.close()
     emit(report, args.json, _human)
