@@ -39,7 +39,7 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def _as_utc(value: Any) -> Any:
+def as_utc(value: Any) -> Any:
     """MongoDB hands back naive datetimes that are UTC; make them aware."""
     if isinstance(value, dt.datetime) and value.tzinfo is None:
         return value.replace(tzinfo=dt.timezone.utc)
@@ -54,7 +54,7 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
     if isinstance(value, dt.datetime):
-        return _as_utc(value).isoformat()
+        return as_utc(value).isoformat()
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if value is None or isinstance(value, (str, int, bool)):
@@ -85,7 +85,7 @@ class _Document(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _utc(cls, value: Any) -> Any:
-        return _as_utc(value)
+        return as_utc(value)
 
     def to_mongo(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True, exclude_none=True, mode="python")
@@ -118,7 +118,7 @@ class _Record(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _utc(cls, value: Any) -> Any:
-        return _as_utc(value)
+        return as_utc(value)
 
 
 class StageRecord(_Record):

@@ -24,7 +24,7 @@ from typing import Any
 
 from mofgen.campaigns import queue_lengths, reached_counts, state_counts
 from mofgen.dashboard import figures
-from mofgen.documents import CampaignDoc, _as_utc
+from mofgen.documents import CampaignDoc, as_utc
 from mofgen.errors import InvalidInput, NotFound
 from mofgen.kinds import CampaignKind, get_kind, kind_of
 from mofgen.kinds.base import Chart, Cumulative, Figure, Histogram, Samples
@@ -101,8 +101,8 @@ def campaigns_list(db) -> list[dict[str, Any]]:
         out.append({"name": doc["_id"], "kind": kind_of(doc).name,
                     "status": doc.get("status"), "counters": doc.get("counters", {}),
                     "states": states, "total": sum(states.values()),
-                    "created_at": _as_utc(doc.get("created_at")),
-                    "updated_at": _as_utc(doc.get("updated_at"))})
+                    "created_at": as_utc(doc.get("created_at")),
+                    "updated_at": as_utc(doc.get("updated_at"))})
     return out
 
 
@@ -115,14 +115,14 @@ def models(db, name: str, limit: int = 20) -> list[dict[str, Any]]:
             continue
         out.append({"version": m["_id"], "kind": m.get("kind"), "parent": m.get("parent"),
                     "metrics": m.get("metrics", {}),
-                    "created_at": _as_utc(m.get("created_at"))})
+                    "created_at": as_utc(m.get("created_at"))})
     return out
 
 
 def decisions(db, name: str, limit: int = 20) -> list[dict[str, Any]]:
     rows = db.collection("decisions").find({"campaign": name}, {"_id": 0}) \
         .sort("time", -1).limit(limit)
-    return [{**r, "time": _as_utc(r.get("time"))} for r in rows]
+    return [{**r, "time": as_utc(r.get("time"))} for r in rows]
 
 
 def campaign_summary(db, name: str) -> dict[str, Any]:
@@ -155,7 +155,7 @@ def sorts_for(kind: str | CampaignKind) -> dict[str, tuple[str, int]]:
 def encode_after(value: Any, ties: int, page: int) -> str:
     """An opaque keyset cursor: the last sort value, rows already shown with it, page."""
     if isinstance(value, dt.datetime):
-        value = {"$date": _as_utc(value).isoformat()}
+        value = {"$date": as_utc(value).isoformat()}
     raw = json.dumps([value, ties, page]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -224,7 +224,7 @@ def top_structures(
                 break
             ties += 1
         if ties == len(docs) and prev_value is not None \
-                and _as_utc(prev_value) == _as_utc(last):
+                and as_utc(prev_value) == as_utc(last):
             ties += prev_ties
         next_cursor = encode_after(last, ties, page + 1)
     return {"campaign": name, "kind": kind.name, "sort": sort,
@@ -252,7 +252,7 @@ def stage_times(kind: CampaignKind) -> dict[str, str]:
 def _edge_value(db, name: str, path: str, direction: int) -> Any:
     for d in db.structures.find({"campaign": name, path: {"$gte": EPOCH}}, {path: 1}) \
             .sort(path, direction).limit(1):
-        return _as_utc(get_path(d, path))
+        return as_utc(get_path(d, path))
     return None
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mofgen.documents import _as_utc, jsonable
+from mofgen.documents import as_utc, jsonable
 
 OPTIMADE_API_VERSION = "1.1.0"
 PROVIDER_PREFIX = "_mofgen_"
@@ -29,7 +29,7 @@ def optimade_entry(doc: dict[str, Any], structure, kind_fields: dict[str, Any] |
     attributes = from_pymatgen(structure).model_dump(exclude_unset=False)
     attributes.update({
         "immutable_id": str(doc["_id"]),
-        "last_modified": _as_utc(doc.get("updated_at") or doc.get("created_at")),
+        "last_modified": as_utc(doc.get("updated_at") or doc.get("created_at")),
         PROVIDER_PREFIX + "campaign": doc.get("campaign"),
         PROVIDER_PREFIX + "kind": doc.get("kind"),
         PROVIDER_PREFIX + "state": doc.get("state"),

@@ -21,7 +21,7 @@ from mofgen.documents import (
     KindSettings,
     Stage,
     State,
-    _as_utc,
+    as_utc,
 )
 from mofgen.records import get_path
 
@@ -213,7 +213,7 @@ class CampaignKind(ABC):
         row = {"id": doc["_id"], "state": doc.get("state"),
                "formula": (doc.get("identifiers") or {}).get("formula")}
         row.update({c.key: c.value(doc) for c in self.columns})
-        row["created_at"] = _as_utc(doc.get("created_at"))
+        row["created_at"] = as_utc(doc.get("created_at"))
         return row
 
     def summary(self, campaign: CampaignDoc) -> dict[str, Any]:

@@ -56,7 +56,7 @@ def structure_doc(
     base.update(state=path[-1], history=history, created_at=created,
                 updated_at=history[-1]["time"])
     if strain is not None:
-        base["validate"] = {"strain": round(strain, 5), "md_steps": 2000, "temperature_K": 300.0,
+        base["validate"] = {"strain": round(strain, 5), "steps": 2000, "temperature_K": 300.0,
                             "finished": times["validated"]}
     if path[-1] == "rejected":
         base["rejection"] = {"stage": "simulate", "reason": "pore too small", "value": 2.9,
@@ -67,16 +67,16 @@ def structure_doc(
         mean = sum(charges) / len(charges)
         relaxed.add_site_property("charge", [round(c - mean, 4) for c in charges])
         base["simulate"] = {
-            "relax": {"engine": "chgnet", "energy_per_atom_eV": round(rng.uniform(-7, -5), 4)},
-            "charges": {"method": "qeq"},
-            "pores": {"largest_included_sphere_A": round(rng.uniform(3.4, 9), 3)},
+            "relax": {"tool": "chgnet", "energy_per_atom_eV": round(rng.uniform(-7, -5), 4)},
+            "charges": {"tool": "qeq", "method": "qeq"},
+            "pores": {"lcd_A": round(rng.uniform(3.4, 9), 3)},
             "structure": relaxed.as_dict(), "finished": times["simulated"],
         }
     if "adsorbed" in times:
         uptake = max(0.0, rng.gauss(1.2, 0.8))
         base["adsorb"] = {"co2_uptake": round(uptake, 4), "co2_uptake_error": 0.05,
                           "heat_of_adsorption_kJ_per_mol": round(rng.uniform(-35, -15), 2),
-                          "cycles": 1000, "finished": times["adsorbed"]}
+                          "finished": times["adsorbed"]}
     if "retrained" in times:
         base["retrain"] = {"model_version": "gen-v1", "finished": times["retrained"]}
     return base
