@@ -282,4 +282,5 @@ def _connect_embedded(directory: str, database: str, create: bool) -> MofgenDB:
         raise DatabaseError(str(exc)) from None
     except OSError as exc:
         raise DatabaseError(f"cannot open the embedded store in {directory}: {exc}") from None
-    return MofgenDB(target=str(path), name=database, client=client, embedded=True)
+    # absolute: launchers and jobs run in other directories and must find the same store
+    return MofgenDB(target=str(path.resolve()), name=database, client=client, embedded=True)

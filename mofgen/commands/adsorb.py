@@ -6,6 +6,7 @@ import argparse
 
 from mofgen.commands import emit
 from mofgen.commands._numbers import PRESSURE_BAR, TEMPERATURE_K, bounded_int
+from mofgen.commands._paths import writable_dir
 from mofgen.engines.adsorption import AdsorptionScreen, AdsorptionScreenResult
 from mofgen.engines.inputs import read_structure
 from mofgen.engines.raspa import ADSORBATES, GcmcAdsorption
@@ -58,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidInput("--pressure and --temperature must be positive")
     structure = read_structure(args.file)
     ensure_sane(structure, args.file)  # before any engine starts
+    if args.workdir:
+        writable_dir(args.workdir, "--workdir")
     calc = AdsorptionScreen(gcmc=GcmcAdsorption(
         adsorbate=args.adsorbate, temperature_K=args.temperature, pressure_bar=args.pressure,
         cycles=args.cycles, use_charges=not args.no_charges))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mofgen.commands import emit
 from mofgen.commands._db import add_db_option
+from mofgen.commands._paths import writable_dir
 from mofgen.stores.connection import connect
 
 
@@ -33,6 +34,7 @@ def run(args) -> int:
 
     formats = parse_formats(args.format)  # bad input fails before the database opens
     query = check_query(parse_query(args.query), "--query")  # no $where, $function, $expr
+    writable_dir(args.out, "--out")
     db = connect(args.db, create=False)
     try:
         report = export_campaign(db, args.campaign, args.out, formats=formats,

@@ -6,6 +6,7 @@ import argparse
 
 from mofgen.commands import emit
 from mofgen.commands._numbers import bounded_int
+from mofgen.commands._paths import writable_dir
 from mofgen.engines.chgnet_relax import ChgnetRelaxation
 from mofgen.engines.cp2k_relax import Cp2kRelaxation
 from mofgen.engines.inputs import read_structure
@@ -44,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidInput("--steps must be a positive integer")
     structure = read_structure(args.file)
     ensure_sane(structure, args.file)  # before any engine starts
+    if args.workdir:
+        writable_dir(args.workdir, "--workdir")
     if args.fidelity == "dft":
         calc = Cp2kRelaxation() if args.steps is None else Cp2kRelaxation(max_steps=args.steps)
     else:

@@ -6,6 +6,7 @@ import argparse
 
 from mofgen.commands import emit
 from mofgen.commands._numbers import bounded_int
+from mofgen.commands._paths import writable_dir
 from mofgen.engines.inputs import read_structure
 from mofgen.engines.lammps_md import StabilityMaker
 from mofgen.engines.results import StabilityResult, Status
@@ -43,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidInput("--steps must be a positive integer")
     structure = read_structure(args.file)
     ensure_sane(structure, args.file)  # before any engine starts
+    if args.workdir:
+        writable_dir(args.workdir, "--workdir")
     result = StabilityMaker(steps=args.steps).run(structure, args.workdir)
     result.final_structure = None  # large; kept as final_supercell.cif in the workdir
     result.final_cell_structure = None
