@@ -46,7 +46,7 @@ def arm_config(online: bool, seed: int, variant: dict | None = None) -> dict:
     config["max_waiting_validation"] = 6
     mof = config["mof"]
     mof.update({"run_simulation": False, "online_learning": online,
-                "retrain_max_minutes": 1.5, "retrain_epochs": 3.0,
+                "retrain_max_minutes": 1.5, "retrain_steps": 200,
                 "registration_samples": 64})
     mof["thresholds"].update({"retrain_min_stable": 6})
     for key, value in (variant or {}).items():

@@ -20,6 +20,7 @@ Adsorbed members of the set move to ``retrained``; every member records the vers
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,10 +32,11 @@ from mofgen.flows.generate import current_generator
 @dataclass
 class RetrainMaker(StageMaker):
     name: str = "retrain"
-    epochs: float = 2.0
+    steps: int = 300  # gradient steps of fine-tuning (batches of 32)
     max_minutes: float = 10.0
     lr: float = 5e-4
     replay_fraction: float = 0.5  # share of the fine-tuning set replayed from the corpus
+    min_examples: int = 64  # replay tops a smaller set up to this many examples
     registration_samples: int = 64  # per anchor, to measure a new version
     diffusion_steps: int = 100
     min_validity: float = 0.30
@@ -57,10 +59,12 @@ def retrain(ctx: StageContext, training_ids: list[str], maker: RetrainMaker) -> 
     if not entries:
         reasons = ", ".join(f"{k}: {v}" for k, v in sorted(unusable.items())) or "no linkers"
         raise InvalidInput(f"no linker of the training set is a usable example ({reasons})")
-    n_replay = replay_count(len(entries), maker.replay_fraction)
+    n_replay = replay_count(len(entries), maker.replay_fraction, maker.min_examples)
     replay = replay_entries(n_replay, seed=maker.seed + len(training_ids)) if n_replay else []
-    config = TrainConfig(epochs=maker.epochs, max_minutes=maker.max_minutes, lr=maker.lr,
-                         seed=maker.seed)
+    batch_size = 32
+    epochs = maker.steps / math.ceil((len(entries) + len(replay)) / batch_size)
+    config = TrainConfig(epochs=epochs, batch_size=batch_size, max_minutes=maker.max_minutes,
+                         lr=maker.lr, seed=maker.seed)
     model, stats = finetune(models.load(db, "generator", parent), entries + replay, config)
     model.version = None
     quality = registration_metrics(model, maker, [e.smiles for e in entries])
@@ -83,11 +87,12 @@ def retrain(ctx: StageContext, training_ids: list[str], maker: RetrainMaker) -> 
             "unusable": unusable, "retrained": moved}
 
 
-def replay_count(n_campaign: int, fraction: float) -> int:
-    """Replayed examples so that they are ``fraction`` of the whole fine-tuning set."""
-    if fraction <= 0:
-        return 0
-    return int(round(n_campaign * fraction / (1.0 - fraction)))
+def replay_count(n_campaign: int, fraction: float, min_examples: int = 0) -> int:
+    """Replayed examples so that they are ``fraction`` of the whole fine-tuning set, and
+    the set has at least ``min_examples`` (a few campaign linkers alone would be learnt
+    by heart, and pull the prompts and sizes the model proposes towards themselves)."""
+    share = int(round(n_campaign * fraction / (1.0 - fraction))) if fraction > 0 else 0
+    return max(share, min_examples - n_campaign, 0) if fraction > 0 else 0
 
 
 def training_examples(db, training_ids: list[str]) -> tuple[list, dict[str, int]]:

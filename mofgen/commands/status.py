@@ -45,7 +45,9 @@ def _human(report: dict) -> str:
             for row in column["top"][:3]:
                 lines.append(f"  best {column['label']}: {row['value']:.{column['digits']}f} "
                              f"{column['unit']}  {row['formula']}  {row['id']}")
-        lines += get_kind(c["kind"]).status_lines(c)
+        for table in get_kind(c["kind"]).status_tables(c):
+            lines.append(f"  {table['title']}:")
+            lines += [f"    {' | '.join(str(cell) for cell in row)}" for row in table["rows"]]
         queues = "  ".join(f"{k}: {v['READY']} ready/{v['RUNNING']} running"
                            for k, v in c["queues"].items())
         lines.append(f"  queues:  {queues}")

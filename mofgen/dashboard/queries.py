@@ -141,6 +141,7 @@ def campaign_summary(db, name: str) -> dict[str, Any]:
     }
     extras = kind.summary(camp)
     summary["facts"] = {k: v for k, v in extras.items() if isinstance(v, (str, int, float))}
+    summary["tables"] = kind.status_tables(kind.status_extras(db, name, camp.config))
     return {**summary, **extras}
 
 

@@ -183,8 +183,9 @@ class CampaignKind(ABC):
         """Kind-specific blocks of ``mofgen status --json`` (and the dashboard)."""
         return {}
 
-    def status_lines(self, status: dict[str, Any]) -> list[str]:
-        """Human-readable lines for the blocks :meth:`status_extras` added."""
+    def status_tables(self, status: dict[str, Any]) -> list[dict[str, Any]]:
+        """The blocks :meth:`status_extras` added, as tables for people (``mofgen status``
+        and the dashboard): ``{"id", "title", "columns": [...], "rows": [[cell, ...]]}``."""
         return []
 
     def progress(self, db, campaign: str, config: CampaignConfig) -> str:

@@ -60,10 +60,11 @@ class MofSettings(KindSettings):
     diffusion_steps: int = Field(default=100, gt=0, le=10**4)
     # online learning (flows/retrain.py): fine-tuning, replay, promotion of new versions
     online_learning: bool = True  # off: the generator is never retrained (a baseline)
-    retrain_epochs: float = Field(default=2.0, gt=0, le=1000)
+    retrain_steps: int = Field(default=300, gt=0, le=10**6)  # fine-tuning batches of 32
     retrain_max_minutes: float = Field(default=10.0, gt=0, le=10**4)
     retrain_lr: float = Field(default=5e-4, gt=0, le=1)
     replay_fraction: float = Field(default=0.5, ge=0, lt=1)  # corpus share of fine-tuning
+    retrain_min_examples: int = Field(default=64, ge=0, le=10**5)  # replay tops up to this
     registration_samples: int = Field(default=64, ge=8, le=4096)  # per anchor
     min_validity: float = Field(default=0.30, ge=0, le=1)  # to promote a version
     max_validity_drop: float = Field(default=0.10, ge=0, le=1)  # below its parent's
@@ -209,8 +210,9 @@ class MofKind(CampaignKind):
         makers["generate"] = GenerateMaker(n_linkers=s.linkers_per_batch,
                                            diffusion_steps=s.diffusion_steps, seed=config.seed)
         makers["retrain"] = RetrainMaker(
-            epochs=s.retrain_epochs, max_minutes=s.retrain_max_minutes, lr=s.retrain_lr,
-            replay_fraction=s.replay_fraction, registration_samples=s.registration_samples,
+            steps=s.retrain_steps, max_minutes=s.retrain_max_minutes, lr=s.retrain_lr,
+            replay_fraction=s.replay_fraction, min_examples=s.retrain_min_examples,
+            registration_samples=s.registration_samples,
             diffusion_steps=s.diffusion_steps, min_validity=s.min_validity,
             max_validity_drop=s.max_validity_drop, seed=config.seed)
         return makers
@@ -231,18 +233,24 @@ class MofKind(CampaignKind):
         was validated and which fraction was stable, with a 95 % interval."""
         return {"learning": learning_by_version(db, campaign, config)}
 
-    def status_lines(self, status: dict[str, Any]) -> list[str]:
-        lines = []
+    def status_tables(self, status: dict[str, Any]) -> list[dict[str, Any]]:
+        rows = []
         for row in status.get("learning", []):
-            fraction = "-"
+            fraction = "–"
             if row["measured"]:
                 low, high = row["stable_fraction_ci95"]
-                fraction = (f"{row['stable']}/{row['measured']} = "
-                            f"{row['stable_fraction']:.2f} [{low:.2f}, {high:.2f}]")
-            note = row["verdict"] or ("in use" if row["promoted"] else "not promoted")
-            lines.append(f"  generator {row['version']}: generated {row['generated']}, "
-                         f"validated {row['validated']}, stable {fraction}; {note}")
-        return lines
+                fraction = f"{row['stable_fraction']:.2f} [{low:.2f}, {high:.2f}]"
+            validity = ", ".join(f"{a} {v:.0%}" for a, v in sorted(row["validity"].items()))
+            rows.append([row["version"], row["parent"] or "–", validity or "–",
+                         row["verdict"] or ("in use" if row["promoted"] else "not promoted"),
+                         row["generated"], row["validated"],
+                         f"{row['stable']}/{row['measured']}", fraction])
+        if not rows:
+            return []
+        return [{"id": "learning", "title": "Learning: what each generator version generated",
+                 "columns": ["version", "parent", "validity at registration", "promotion",
+                             "generated", "validated", "stable / measured",
+                             "stable fraction [95 % CI]"], "rows": rows}]
 
     def row(self, doc: dict[str, Any]) -> dict[str, Any]:
         return {**super().row(doc), "linkers": _linker_smiles(doc)}
