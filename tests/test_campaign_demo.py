@@ -25,7 +25,7 @@ def test_demo_campaign_reaches_every_stage_and_retrains(tmp_path):
     db_dir = str(tmp_path / "store")
     run = subprocess.run(
         [sys.executable, "-m", "mofgen.cli", "run", "--db", db_dir, "--campaign", "demo",
-         "--config", "demo", "--minutes", "9"],
+         "--config", "demo", "--minutes", "10"],
         cwd=tmp_path, capture_output=True, text=True, timeout=1500,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
@@ -40,9 +40,19 @@ def test_demo_campaign_reaches_every_stage_and_retrains(tmp_path):
     assert uptake["unit"] == "mol/kg" and uptake["top"] and uptake["top"][0]["value"] > 0
 
     db = connect(db_dir, create=False)
+    assert db.collection("fireworks").count_documents({"state": "FIZZLED"}) == 0
     trained = list(db.models.find({"campaign": "demo", "kind": "generator"}))
     assert trained, "retraining registered a new generator version"
     assert all(m["parent"] and m["training_set_ids"] for m in trained)
+    promoted = [m for m in trained if m["metrics"]["promoted"]]
+    assert len(promoted) >= 2, [m["hyperparameters"]["promotion"] for m in trained]
+    for version in trained:  # each measured at registration on 64 samples per anchor
+        for anchor in ("COO", "cyano"):
+            assert version["metrics"][f"{anchor}_samples"] >= 64
+            assert f"{anchor}_validity" in version["metrics"]
+    learning = {row["version"]: row for row in report["learning"]}
+    assert any(learning[m["_id"]]["generated"] for m in promoted if m["_id"] in learning), \
+        "a promoted version generated structures"
     assert db.gridfs().exists(trained[0]["checkpoint_file_id"])
     versions = {m["_id"] for m in trained}
     assert db.linkers.count_documents({"campaign": "demo",
