@@ -8,9 +8,11 @@ from mofgen.commands import emit
 from mofgen.commands._numbers import PRESSURE_BAR, TEMPERATURE_K, bounded_int
 from mofgen.commands._paths import writable_dir
 from mofgen.engines.adsorption import AdsorptionScreen, AdsorptionScreenResult
+from mofgen.engines.charges import ChargeEquilibration
 from mofgen.engines.inputs import read_structure
 from mofgen.engines.raspa import ADSORBATES, GcmcAdsorption
 from mofgen.engines.results import Status
+from mofgen.engines.zeopp import PoreAnalysis
 from mofgen.errors import InvalidInput, ToolFailure
 from mofgen.sanity import ensure_sane
 
@@ -27,6 +29,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--adsorbate", choices=ADSORBATES, default="CO2")
     parser.add_argument("--no-charges", action="store_true",
                         help="skip framework charges (LJ only)")
+    parser.add_argument("--max-atoms", type=bounded_int(1, 10**7), default=None,
+                        help="refuse when Zeo++, QEq or RASPA would simulate more atoms "
+                             f"(unit cells x atoms; default {PoreAnalysis.max_atoms} Zeo++, "
+                             f"{ChargeEquilibration.max_atoms} QEq, "
+                             f"{GcmcAdsorption.max_atoms} RASPA)")
     parser.add_argument("--workdir", help="keep inputs/outputs here (default: a temp dir)")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.set_defaults(func=run)
@@ -57,13 +64,21 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidInput("--cycles must be a positive integer")
     if args.pressure <= 0 or args.temperature <= 0:
         raise InvalidInput("--pressure and --temperature must be positive")
-    structure = read_structure(args.file)
+    limits = {} if args.max_atoms is None else {"max_atoms": args.max_atoms}
+    # every code of the chain simulates at least the unit cell: its smallest limit applies
+    engines = [PoreAnalysis, GcmcAdsorption] + ([] if args.no_charges else [ChargeEquilibration])
+    structure = read_structure(args.file, max_atoms=args.max_atoms or min(
+        e.max_atoms for e in engines))
     ensure_sane(structure, args.file)  # before any engine starts
     if args.workdir:
         writable_dir(args.workdir, "--workdir")
-    calc = AdsorptionScreen(gcmc=GcmcAdsorption(
-        adsorbate=args.adsorbate, temperature_K=args.temperature, pressure_bar=args.pressure,
-        cycles=args.cycles, use_charges=not args.no_charges))
+    calc = AdsorptionScreen(
+        pores=PoreAnalysis(**limits), charges=ChargeEquilibration(**limits),
+        gcmc=GcmcAdsorption(
+            adsorbate=args.adsorbate, temperature_K=args.temperature,
+            pressure_bar=args.pressure, cycles=args.cycles, use_charges=not args.no_charges,
+            **limits))
+    calc.check_size(structure)  # one line, before Zeo++ starts
     result = calc.run(structure, args.workdir)
     if result.charges is not None:
         result.charges.structure = None  # the charges list is enough on the terminal

@@ -23,6 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="mlip = CHGNet (default), dft = CP2K")
     parser.add_argument("--steps", type=bounded_int(1, 100_000), default=None,
                         help="optimiser steps (default: 500 CHGNet, 10 CP2K)")
+    parser.add_argument("--max-atoms", type=bounded_int(1, 10**7), default=None,
+                        help="refuse cells with more atoms (default: 2000 CHGNet, 1000 CP2K)")
     parser.add_argument("--workdir", help="keep inputs/outputs here (default: a temp dir)")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.set_defaults(func=run)
@@ -43,14 +45,17 @@ def _human(r: RelaxResult) -> str:
 def run(args: argparse.Namespace) -> int:
     if args.steps is not None and args.steps < 1:
         raise InvalidInput("--steps must be a positive integer")
-    structure = read_structure(args.file)
-    ensure_sane(structure, args.file)  # before any engine starts
-    if args.workdir:
-        writable_dir(args.workdir, "--workdir")
     if args.fidelity == "dft":
         calc = Cp2kRelaxation() if args.steps is None else Cp2kRelaxation(max_steps=args.steps)
     else:
         calc = ChgnetRelaxation() if args.steps is None else ChgnetRelaxation(steps=args.steps)
+    if args.max_atoms is not None:
+        calc.max_atoms = args.max_atoms
+    structure = read_structure(args.file, max_atoms=calc.max_atoms)
+    calc.check_size(structure)  # one line, before a work directory or a model
+    ensure_sane(structure, args.file)  # before any engine starts
+    if args.workdir:
+        writable_dir(args.workdir, "--workdir")
     result = calc.run(structure, args.workdir)
     emit(result, args.json, _human)
     if result.status == Status.failed:

@@ -20,6 +20,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("file", help="CIF (or any structure file pymatgen reads)")
     parser.add_argument("--steps", type=bounded_int(1, 10**7), default=StabilityMaker.steps,
                         help=f"MD steps of 0.5 fs (default {StabilityMaker.steps})")
+    parser.add_argument("--max-atoms", type=bounded_int(1, 10**7),
+                        default=StabilityMaker.max_atoms,
+                        help="refuse MD supercells with more atoms "
+                             f"(default {StabilityMaker.max_atoms})")
     parser.add_argument("--workdir", help="keep inputs/outputs here (default: a temp dir)")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.set_defaults(func=run)
@@ -42,11 +46,13 @@ def _human(r: StabilityResult) -> str:
 def run(args: argparse.Namespace) -> int:
     if args.steps < 1:
         raise InvalidInput("--steps must be a positive integer")
-    structure = read_structure(args.file)
+    structure = read_structure(args.file, max_atoms=args.max_atoms)  # cell <= supercell
     ensure_sane(structure, args.file)  # before any engine starts
     if args.workdir:
         writable_dir(args.workdir, "--workdir")
-    result = StabilityMaker(steps=args.steps).run(structure, args.workdir)
+    maker = StabilityMaker(steps=args.steps, max_atoms=args.max_atoms)
+    maker.check_size(structure)  # one line, before typing starts
+    result = maker.run(structure, args.workdir)
     result.final_structure = None  # large; kept as final_supercell.cif in the workdir
     result.final_cell_structure = None
     emit(result, args.json, _human)

@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 from pymatgen.core import Lattice, Structure
 
+from mofgen.errors import InvalidInput
+
 
 class EngineError(Exception):
     """An external code crashed, hung or wrote output we cannot parse."""
@@ -34,6 +36,28 @@ class EngineError(Exception):
 
 class ScientificReject(Exception):
     """The structure fails a scientific criterion (reason carries the number)."""
+
+
+class TooManyAtoms(InvalidInput):
+    """A calculation would simulate more atoms than its ``max_atoms``: refused before it
+    starts (a 5,300-atom CHGNet relaxation took 24 GB and the OOM killer)."""
+
+
+def check_atoms(tool: str, n_atoms: int, limit: int | None, what: str = "cell") -> None:
+    """Raise :class:`TooManyAtoms` (one line) when ``n_atoms`` is above ``limit``."""
+    if limit is not None and n_atoms > limit:
+        raise TooManyAtoms(f"{tool}: the {what} has {n_atoms} atoms, above the limit of "
+                           f"{limit} (max_atoms); refused before starting")
+
+
+def check_supercell(tool: str, structure: Structure, cutoff_A: float, limit: int | None,
+                    what: str) -> tuple[int, int, int]:
+    """The replications a code with ``cutoff_A`` simulates, after :func:`check_atoms` on
+    the atoms of that supercell."""
+    cells = min_images(structure.lattice, cutoff_A)
+    check_atoms(tool, len(structure) * cells[0] * cells[1] * cells[2], limit,
+                f"{'x'.join(map(str, cells))} {what}")
+    return cells
 
 
 def workdir_for(workdir: Path | str | None, prefix: str) -> Path:

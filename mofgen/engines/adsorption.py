@@ -40,8 +40,16 @@ class AdsorptionScreen:
     charges: ChargeEquilibration = field(default_factory=ChargeEquilibration)
     gcmc: GcmcAdsorption = field(default_factory=GcmcAdsorption)
 
+    def check_size(self, structure: Structure) -> None:
+        """Every limit of the chain at once, before any of it starts."""
+        self.pores.check_size(structure)
+        if self.gcmc.use_charges:
+            self.charges.check_size(structure)
+        self.gcmc.check_size(structure)
+
     def run(self, structure: Structure, workdir: Path | str | None = None
             ) -> AdsorptionScreenResult:
+        self.check_size(structure)
         wd = workdir_for(workdir, "adsorb")
         pores = self.pores.run(structure, wd / "zeo")
         out = AdsorptionScreenResult(status=pores.status, reason=pores.reason, pores=pores)

@@ -23,6 +23,7 @@ from pymatgen.core import Element, Lattice, Structure
 
 from mofgen.engines._tools import (
     EngineError,
+    check_supercell,
     executable,
     min_images,
     run_tool,
@@ -45,9 +46,14 @@ class ChargeEquilibration:
     max_iterations: int = 2000
     max_abs_charge_e: float = 4.0  # larger charges mean QEq collapsed: fail, don't use them
     timeout_s: float = 600.0
+    max_atoms: int | None = 5000  # atoms of the QEq supercell (built here, in Python)
 
     def run(self, structure: Structure, workdir: Path | str | None = None) -> ChargeResult:
         return run_charges(structure, self, workdir)
+
+    def check_size(self, structure: Structure) -> None:
+        """:class:`~mofgen.engines._tools.TooManyAtoms` if the QEq supercell is too big."""
+        check_supercell(TOOL, structure, self.cutoff_A, self.max_atoms, "QEq supercell")
 
 
 @cache
@@ -61,6 +67,7 @@ def run_charges(
 ) -> ChargeResult:
     """QEq charges per site of ``structure``; writes ``charged.cif`` in the work directory."""
     calc = calc or ChargeEquilibration()
+    calc.check_size(structure)
     wd = workdir_for(workdir, "qeq")
     t0 = time.perf_counter()
     result = ChargeResult(workdir=str(wd), tool=TOOL, method="QEq (Rappé-Goddard), qeq/slater")

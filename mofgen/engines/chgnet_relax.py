@@ -29,13 +29,22 @@ from typing import TYPE_CHECKING, Any
 
 from pymatgen.core import Structure
 
-from mofgen.engines._tools import EngineError, package_version, run_json_tool, workdir_for
+from mofgen.engines._tools import (
+    EngineError,
+    check_atoms,
+    package_version,
+    run_json_tool,
+    workdir_for,
+)
 from mofgen.engines.results import RelaxResult, Status
 
 if TYPE_CHECKING:
     from chgnet.model import CHGNet
 
 TOOL = "chgnet"
+# CHGNet's graph (5 Å bonds, 3 Å angles) grows ~4-5 MB per atom of a MOF on the CPU: the
+# 5,300-atom cell of issue #13 took ~24 GB. 2,000 atoms stays under ~10 GB.
+MAX_ATOMS = 2000
 
 
 @dataclass
@@ -47,13 +56,18 @@ class ChgnetRelaxation:
     relax_cell: bool = True
     max_volume_change: float | None = 0.5  # |V1/V0 - 1| above: collapsed (None: no check)
     timeout_s: float = 3600.0
+    max_atoms: int | None = MAX_ATOMS  # atoms of the cell; None: no limit
 
     def run(self, structure: Structure, workdir: Path | str | None = None) -> RelaxResult:
         """Relax in a child process (time limit ``timeout_s``); writes ``relaxed.cif``."""
         return run_chgnet_relax(structure, self, workdir)
 
+    def check_size(self, structure: Structure) -> None:
+        check_atoms(TOOL, len(structure), self.max_atoms)
+
     def run_in_process(self, structure: Structure, model: CHGNet | None = None) -> RelaxResult:
         """Relax in this process with ``model`` (default: the shipped CHGNet), no time limit."""
+        self.check_size(structure)
         t0 = time.perf_counter()
         result = _new_result(structure, None)
         try:
@@ -72,6 +86,7 @@ def run_chgnet_relax(
     workdir: Path | str | None = None,
 ) -> RelaxResult:
     calc = calc or ChgnetRelaxation()
+    calc.check_size(structure)
     wd = workdir_for(workdir, "chgnet")
     t0 = time.perf_counter()
     result = _new_result(structure, wd)

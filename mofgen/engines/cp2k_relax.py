@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from pymatgen.core import Lattice, Structure
 
-from mofgen.engines._tools import EngineError, run_tool, workdir_for
+from mofgen.engines._tools import EngineError, check_atoms, run_tool, workdir_for
 from mofgen.engines.results import RelaxResult, Status
 
 TOOL = "cp2k"
@@ -40,9 +40,13 @@ class Cp2kRelaxation:
     timeout_s: float = 24 * 3600.0
     executable: str | None = None  # default: first cp2k.* binary on PATH
     data_dir: str | None = None  # default: $CP2K_DATA_DIR or /usr/share/cp2k
+    max_atoms: int | None = 1000  # atoms of the cell (PBE-D3, DZVP): beyond that, weeks
 
     def run(self, structure: Structure, workdir: Path | str | None = None) -> RelaxResult:
         return run_cp2k_relax(structure, self, workdir)
+
+    def check_size(self, structure: Structure) -> None:
+        check_atoms(TOOL, len(structure), self.max_atoms)
 
 
 def find_cp2k(preferred: str | None = None) -> str | None:
@@ -58,6 +62,7 @@ def run_cp2k_relax(
     workdir: Path | str | None = None,
 ) -> RelaxResult:
     m = calc or Cp2kRelaxation()
+    m.check_size(structure)
     wd = workdir_for(workdir, "cp2k")
     t0 = time.perf_counter()
     result = RelaxResult(tool=TOOL, fidelity="dft", workdir=str(wd),

@@ -17,7 +17,13 @@ from pathlib import Path
 import numpy as np
 from pymatgen.core import Lattice, Structure
 
-from mofgen.engines._tools import EngineError, executable, run_tool, workdir_for
+from mofgen.engines._tools import (
+    EngineError,
+    check_supercell,
+    executable,
+    run_tool,
+    workdir_for,
+)
 from mofgen.engines.results import StabilityResult, Status
 from mofgen.engines.uff_typing import TypedSystem, type_structure
 
@@ -45,9 +51,16 @@ class StabilityMaker:
     seed: int = 4928459
     timeout_s: float = 3600.0  # MD run
     typing_timeout_s: float = 600.0
+    # atoms of the MD supercell: lammps-interface typing is Python and took 350 s, then a
+    # RecursionError, on 5,880 atoms; hMOF supercells have 400-1,500
+    max_atoms: int | None = 3000
 
     def run(self, structure: Structure, workdir: Path | str | None = None) -> StabilityResult:
         return run_stability(structure, self, workdir)
+
+    def check_size(self, structure: Structure) -> None:
+        """:class:`~mofgen.engines._tools.TooManyAtoms` if the MD supercell is too big."""
+        check_supercell(TOOL, structure, self.cutoff_A, self.max_atoms, "MD supercell")
 
 
 def lattice_strain(cell0: np.ndarray, cell1: np.ndarray) -> float:
@@ -61,6 +74,7 @@ def run_stability(
 ) -> StabilityResult:
     """Type, run NPT MD and measure the strain; never raises for tool or structure problems."""
     maker = maker or StabilityMaker()
+    maker.check_size(structure)
     wd = workdir_for(workdir, "md")
     result = StabilityResult(
         workdir=str(wd), steps=maker.steps, timestep_fs=maker.timestep_fs,

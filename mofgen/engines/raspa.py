@@ -23,8 +23,8 @@ from pymatgen.core import Structure
 
 from mofgen.engines._tools import (
     EngineError,
+    check_supercell,
     executable,
-    min_images,
     package_version,
     run_tool,
     workdir_for,
@@ -50,10 +50,17 @@ class GcmcAdsorption:
     use_charges: bool = True
     print_every: int = 1000
     timeout_s: float = 4 * 3600.0
+    max_atoms: int | None = 10_000  # framework atoms of all unit cells simulated
 
     def run(self, structure: Structure, workdir: Path | str | None = None,
             charges: list[float] | None = None) -> AdsorptionResult:
         return run_gcmc(structure, self, workdir, charges)
+
+    def check_size(self, structure: Structure) -> tuple[int, int, int]:
+        """The unit cells RASPA will simulate; too many framework atoms raise
+        :class:`~mofgen.engines._tools.TooManyAtoms`."""
+        return check_supercell(TOOL, structure, self.cutoff_A, self.max_atoms,
+                               "unit cells of framework")
 
 
 def run_gcmc(
@@ -69,10 +76,10 @@ def run_gcmc(
     framework charges would silently underestimate uptake).
     """
     m = calc or GcmcAdsorption()
+    cells = m.check_size(structure)
     wd = workdir_for(workdir, "gcmc")
     t0 = time.perf_counter()
     init = m.cycles if m.init_cycles is None else m.init_cycles
-    cells = min_images(structure.lattice, m.cutoff_A)
     result = AdsorptionResult(
         workdir=str(wd), adsorbate=m.adsorbate, temperature_K=m.temperature_K,
         pressure_bar=m.pressure_bar, cycles=m.cycles, init_cycles=init, unit_cells=cells,

@@ -20,6 +20,7 @@ from pymatgen.core import Structure
 
 from mofgen.engines._tools import (
     EngineError,
+    check_atoms,
     package_version,
     run_json_tool,
     workdir_for,
@@ -39,9 +40,13 @@ class PoreAnalysis:
     volume_samples: int = 50_000
     min_pld_A: float | None = None  # default: the probe diameter
     timeout_s: float = 600.0
+    max_atoms: int | None = 20_000  # atoms of the cell
 
     def run(self, structure: Structure, workdir: Path | str | None = None) -> PoreResult:
         return run_pores(structure, self, workdir)
+
+    def check_size(self, structure: Structure) -> None:
+        check_atoms(TOOL, len(structure), self.max_atoms)
 
 
 def run_pores(
@@ -49,6 +54,7 @@ def run_pores(
 ) -> PoreResult:
     """Zeo++ descriptors of ``structure``; rejected when the probe cannot get in."""
     calc = calc or PoreAnalysis()
+    calc.check_size(structure)
     wd = workdir_for(workdir, "zeo")
     t0 = time.perf_counter()
     result = PoreResult(workdir=str(wd), probe_radius_A=calc.probe_radius_A,
