@@ -38,6 +38,11 @@ PREDICTED_FORMATION_ENERGY = "validate.formation_energy_per_atom"  # eV/atom, sc
 RELAXED_ENERGY = "simulate.energy_per_atom"  # eV/atom, CHGNet
 FORMATION_ENERGY = "simulate.formation_energy_per_atom"  # eV/atom vs the references
 E_ABOVE_HULL = "simulate.e_above_hull"  # eV/atom vs the campaign's hull
+NEAR_HULL = "simulate.near_hull"  # E_hull within the campaign's hull threshold
+RELAX_METHOD = "simulate.method"  # the energy model that relaxed it
+SCREEN_METHOD = "validate.method"  # the energy model that screened it
+# every kind
+RELAXED_STRUCTURE = "simulate.structure"  # relaxed geometry (with site charges if computed)
 CRYSTAL_KEY = "identifiers.crystal_key"  # "<reduced formula>:<space group>"
 
 
@@ -121,7 +126,8 @@ class CrystalSimulateRecord(StageRecord):
 
 __all__ = [
     "CO2_UPTAKE", "CO2_UPTAKE_ERROR", "CRYSTAL_KEY", "E_ABOVE_HULL", "FORMATION_ENERGY",
-    "HEAT_OF_ADSORPTION", "LCD", "PLD", "PREDICTED_FORMATION_ENERGY", "RELAXED_ENERGY",
+    "HEAT_OF_ADSORPTION", "LCD", "NEAR_HULL", "PLD", "PREDICTED_FORMATION_ENERGY",
+    "RELAXED_ENERGY", "RELAXED_STRUCTURE", "RELAX_METHOD", "SCREEN_METHOD",
     "STRAIN", "CrystalSimulateRecord", "CrystalValidateRecord", "MofAdsorbRecord",
     "MofSimulateRecord", "MofValidateRecord", "RetrainRecord", "finished", "get_path",
 ]

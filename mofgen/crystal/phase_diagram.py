@@ -19,6 +19,7 @@ from mofgen.records import (
     CRYSTAL_KEY,
     E_ABOVE_HULL,
     FORMATION_ENERGY,
+    NEAR_HULL,
     RELAXED_ENERGY,
     get_path,
 )
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 
 MAX_CANDIDATES = 500  # candidates in the diagram (lowest E_hull first)
 LOWEST = -1e300  # "$gte LOWEST" selects numbers only (an index range, unlike $exists)
-NEAR_HULL = "simulate.near_hull"
 
 
 @dataclass

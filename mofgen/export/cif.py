@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from mofgen.records import RELAXED_STRUCTURE as RELAXED
 from mofgen.records import get_path
-
-RELAXED = "simulate.structure"  # relaxed geometry (with site charges when computed)
 
 
 def final_structure(doc: dict[str, Any]):

@@ -25,6 +25,7 @@ from mofgen.records import (
     CRYSTAL_KEY,
     E_ABOVE_HULL,
     FORMATION_ENERGY,
+    NEAR_HULL,
     PREDICTED_FORMATION_ENERGY,
     RELAXED_ENERGY,
     STRAIN,
@@ -34,7 +35,7 @@ SUMMARY_FIELDS = ["_id", "campaign", "state", "identifiers.formula", STRAIN, CO2
                   "linkers.smiles"]
 CRYSTAL_FIELDS = ["_id", "campaign", "state", "identifiers.formula", CRYSTAL_KEY,
                   "origin.prototype", "origin.substitution", PREDICTED_FORMATION_ENERGY,
-                  RELAXED_ENERGY, FORMATION_ENERGY, E_ABOVE_HULL, "simulate.near_hull"]
+                  RELAXED_ENERGY, FORMATION_ENERGY, E_ABOVE_HULL, NEAR_HULL]
 
 
 def structures_store(target: str | None = None):

@@ -38,8 +38,11 @@ from mofgen.records import (
     CRYSTAL_KEY,
     E_ABOVE_HULL,
     FORMATION_ENERGY,
+    NEAR_HULL,
     PREDICTED_FORMATION_ENERGY,
+    RELAX_METHOD,
     RELAXED_ENERGY,
+    SCREEN_METHOD,
     CrystalSimulateRecord,
     CrystalValidateRecord,
     RetrainRecord,
@@ -173,7 +176,7 @@ class CrystalKind(CampaignKind):
         Column("crystal_key", "bucket", CRYSTAL_KEY),
         Column("prototype", "prototype", "origin.prototype"),
         Column("substitution", "substitution", "origin.substitution"),
-        Column("near_hull", "near hull", "simulate.near_hull"),
+        Column("near_hull", "near hull", NEAR_HULL),
     )
 
     def check_config(self, config: CampaignConfig) -> None:
@@ -283,12 +286,11 @@ class CrystalKind(CampaignKind):
         unrelaxed candidate is ``screen_formation_energy_per_atom``."""
         fields = {
             "e_above_hull": get_path(doc, E_ABOVE_HULL),
-            "near_hull": get_path(doc, "simulate.near_hull"),
+            "near_hull": get_path(doc, NEAR_HULL),
             "formation_energy_per_atom": get_path(doc, FORMATION_ENERGY),
             "energy_per_atom": get_path(doc, RELAXED_ENERGY),
             "screen_formation_energy_per_atom": get_path(doc, PREDICTED_FORMATION_ENERGY),
-            "energy_method": get_path(doc, "simulate.method") or get_path(doc,
-                                                                         "validate.method"),
+            "energy_method": get_path(doc, RELAX_METHOD) or get_path(doc, SCREEN_METHOD),
             "prototype": get_path(doc, "origin.prototype"),
             "crystal_key": get_path(doc, CRYSTAL_KEY),
         }

@@ -320,12 +320,23 @@ def learning_by_version(db, campaign: str, config: CampaignConfig) -> list[dict[
 
     stable_strain = config.settings.thresholds.stable_strain
     base = {"campaign": campaign}
-    versions = [v for v in db.structures.distinct("linkers.model_version", base) if v]
-    docs = {d["_id"]: d for d in db.models.find({"_id": {"$in": versions}})}
-    rows = []
+    # the campaign's versions and the ones they descend from (read from `models`, which
+    # is small, instead of scanning the campaign's structures)
+    docs = {d["_id"]: d for d in db.models.find({**base, "kind": "generator"})}
+    for parent in {d.get("parent") for d in list(docs.values())} - set(docs) - {None}:
+        docs[parent] = db.models.find_one({"_id": parent}) or {"_id": parent}
+    first = db.structures.find_one(base, {"linkers.model_version": 1},
+                                   sort=[("created_at", 1)])
+    for ref in (first or {}).get("linkers", []):
+        if ref.get("model_version") and ref["model_version"] not in docs:
+            docs[ref["model_version"]] = db.models.find_one(
+                {"_id": ref["model_version"]}) or {"_id": ref["model_version"]}
+    versions = list(docs)
+
     def registered(version: str) -> str:
         return str((docs.get(version) or {}).get("created_at") or "")
 
+    rows = []
     for version in sorted(versions, key=registered):
         mine = {**base, "linkers.model_version": version}
         measured = db.structures.count_documents({**mine, STRAIN: {"$gte": 0}})
