@@ -555,6 +555,9 @@ def load_config(path: str) -> CampaignConfig:
         raise InvalidInput(f"config {path} is not a text file (YAML or JSON)") from None
     except yaml.YAMLError as exc:
         raise InvalidInput(f"config {path} is not valid YAML/JSON: {exc}".splitlines()[0]) from None
+    except (ValueError, RecursionError) as exc:  # e.g. an integer of 5000 digits, deep nesting
+        raise InvalidInput(f"config {path} cannot be read: {type(exc).__name__}: "
+                           f"{str(exc).splitlines()[0][:200]}") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -564,5 +567,7 @@ def load_config(path: str) -> CampaignConfig:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        message = first["msg"].removeprefix("Value error, ")
+        message = first["msg"].removeprefix("Value error, ").splitlines()[0]
         raise InvalidInput(f"config {path}: {where + ': ' if where else ''}{message}") from None
+    except RecursionError:
+        raise InvalidInput(f"config {path} is nested too deeply") from None

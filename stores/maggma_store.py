@@ -25,7 +25,9 @@ class MofgenStore(MongoStore):
 
     @property
     def name(self) -> str:
-        return f"mofgen://{self.target}/{self.database}/{self.collection_name}"
+        from mofgen.stores.connection import mask_uri
+
+        return f"mofgen://{mask_uri(self.target)}/{self.database}/{self.collection_name}"
 
     def connect(self, force_reset: bool = False) -> None:
         if self._coll is None or force_reset:

@@ -7,9 +7,6 @@ Each command case runs ``mofgen.cli.main`` in this process (a few run the real
 written: the store's documents and the files of the working directory are unchanged.
 Dashboard cases assert a 4xx answer with a one-line error and an unchanged store.
 Property-based fuzzing (hypothesis) covers config files and command-line numbers.
-
-Cases marked ``needs_lead`` or ``needs_part_b`` fail until the wiring named in their
-reason lands (they are ``xfail(strict=False)``: they pass once it does).
 """
 
 from __future__ import annotations
@@ -40,14 +37,6 @@ from mofgen.errors import InvalidInput
 from mofgen.states import StateMachine
 from mofgen.stores.connection import connect
 from tests.conftest import HMOF0
-
-needs_lead = pytest.mark.xfail(
-    reason="needs the lead: mofgen/documents.py load_config must turn ValueError (integer "
-           "longer than 4300 digits) and RecursionError (deep nesting) into InvalidInput",
-    strict=False)
-needs_part_b = pytest.mark.xfail(
-    reason="needs part B's wiring: mofgen.hostcheck.install_host_check in "
-           "mofgen/dashboard/app.py create_app", strict=False)
 
 STORE = "store"  # inside the working directory of each case
 
@@ -217,9 +206,9 @@ CASES: list = [
     ("config-negative-temperature", ["run", "--db", STORE, "--config", "threshold.yaml"],
      "temperature_K"),
     pytest.param("config-huge-int", ["run", "--db", STORE, "--config", "hugeint.yaml"],
-                 "hugeint.yaml", marks=needs_lead, id="config-huge-int"),
+                 "hugeint.yaml", id="config-huge-int"),
     pytest.param("config-deep-nesting", ["run", "--db", STORE, "--config", "deep.json"],
-                 "deep.json", marks=needs_lead, id="config-deep-nesting"),
+                 "deep.json", id="config-deep-nesting"),
     ("config-list", ["run", "--db", STORE, "--config", "list.yaml"], "must be a mapping"),
     ("config-python-tag", ["run", "--db", STORE, "--config", "tag.yaml"], "not valid YAML"),
     ("config-unknown-kind", ["run", "--db", STORE, "--config", "kind.yaml"], "unknown"),
@@ -364,9 +353,9 @@ DASHBOARD = [
     ("post", "POST", "/api/campaigns", {}, 405),
     ("delete", "DELETE", "/api/campaigns/mofs", {}, 405),
     pytest.param("host-rebinding", "GET", "/api/campaigns", {"Host": "rebind.evil.example"},
-                 421, marks=needs_part_b, id="host-rebinding"),
+                 421, id="host-rebinding"),
     pytest.param("host-missing-port-ok-but-name-bad", "GET", "/", {"Host": "evil.example"},
-                 421, marks=needs_part_b, id="host-evil-html"),
+                 421, id="host-evil-html"),
 ]
 
 

@@ -93,8 +93,6 @@ def test_the_real_dashboard_with_the_check_installed_refuses_other_hosts(db, mon
     assert refused.status_code == 421 and b"unknown host" in refused.data
 
 
-@pytest.mark.xfail(reason="needs the lead's wiring: install_host_check in "
-                          "mofgen/dashboard/app.py create_app (part B's file)", strict=False)
 def test_create_app_checks_the_host_header_itself(db):
     from mofgen.dashboard.app import create_app
 

@@ -31,6 +31,7 @@ from mofgen.errors import InvalidInput, NotFound
 from mofgen.export.cif import RELAXED
 from mofgen.kinds import get_kind, kind_of
 from mofgen.records import get_path
+from mofgen.stores.connection import mask_uri
 
 CHART_TTL_S = 30.0
 THREEDMOL_ENV = "MOFGEN_3DMOL_JS"
@@ -104,11 +105,18 @@ def stage_numbers(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def create_app(db) -> Flask:
-    """The dashboard over an open :class:`~mofgen.stores.connection.MofgenDB` (read-only)."""
+def create_app(db, bind_host: str | None = None) -> Flask:
+    """The dashboard over an open :class:`~mofgen.stores.connection.MofgenDB` (read-only).
+
+    Requests must name this machine in their Host header (127.0.0.1, localhost, the bind
+    address, or names the user allowed): a page of another site cannot reach it through
+    DNS rebinding."""
+    from mofgen.hostcheck import install_host_check
+
     root = data_dir()
     app = Flask("mofgen.dashboard", template_folder=str(root / "templates"),
                 static_folder=str(root / "static"), static_url_path="/static")
+    install_host_check(app, bind_host=bind_host)
     rdb = q.ReadOnlyDB(db)
     cache: dict[str, tuple[float, Any]] = {}
     lock = threading.Lock()
@@ -155,7 +163,8 @@ def create_app(db) -> Flask:
     # ------------------------------------------------------------------ pages
     @app.get("/")
     def index():
-        return render_template("index.html", campaigns=q.campaigns_list(rdb), db=rdb.target)
+        return render_template("index.html", campaigns=q.campaigns_list(rdb),
+                               db=mask_uri(rdb.target))
 
     @app.get("/campaigns/<name>")
     def campaign_page(name: str):
@@ -247,7 +256,7 @@ def _fmt(value: Any, digits: int = 4) -> str:
 
 def serve(db, host: str = "127.0.0.1", port: int = 8050, threads: int = 4) -> None:
     """Serve with waitress when installed (production WSGI), else Werkzeug's threaded server."""
-    app = create_app(db)
+    app = create_app(db, bind_host=host)
     try:
         from waitress import serve as waitress_serve
     except ImportError:

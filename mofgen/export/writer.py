@@ -22,6 +22,7 @@ from mofgen.export.cif import cif_text, final_structure, safe_name
 from mofgen.export.optimade import header, optimade_entry
 from mofgen.export.readme import readme
 from mofgen.kinds import get_kind
+from mofgen.querysafety import check_query
 
 FORMATS = ("cif", "jsonl", "optimade")
 DEFAULT_LICENCE = "CC-BY-4.0"
@@ -59,14 +60,16 @@ def parse_query(text: str | dict | None) -> dict[str, Any]:
     if text is None or text == "":
         return {}
     if isinstance(text, dict):
-        return text
+        return check_query(text, "query")
     try:
         query = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidInput(f"--query is not valid JSON: {exc.msg} at column {exc.colno}") from None
+    except RecursionError:
+        raise InvalidInput("--query is nested too deeply") from None
     if not isinstance(query, dict):
         raise InvalidInput(f"--query must be a JSON object (a MongoDB filter), got {text!r}")
-    return query
+    return check_query(query, "--query")
 
 
 def selection_filter(
@@ -171,12 +174,12 @@ def export_campaign(
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InvalidInput(f"--out {out} is a file; give a directory")
+    ids = selected_ids(db, filt)  # a query the store cannot run fails before any file
     out.mkdir(parents=True, exist_ok=True)
     _clear(out)
     if "cif" in fmts:
         (out / "cif").mkdir()
 
-    ids = selected_ids(db, filt)
     jsonl = (out / "structures.jsonl").open("w") if "jsonl" in fmts else None
     opt = (out / "optimade.jsonl").open("w") if "optimade" in fmts else None
     states: dict[str, int] = {}

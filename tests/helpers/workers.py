@@ -38,12 +38,12 @@ def stream_transitions(target: str) -> None:
 
 def watch_counts(target: str, reads: int = 2000) -> None:
     """Read the live store until three different counts were seen (or ``reads`` reads)."""
-    from mofgen.states import state_counts
+    from mofgen.campaigns import state_counts
 
     db = connect(target, create=False)
     seen: set[int] = set()
     for _ in range(reads):
-        validated = state_counts(db.structures, "crash")["validated"]
+        validated = state_counts(db, "crash")["validated"]
         seen.add(validated)
         print(validated, flush=True)
         if len(seen) >= 3:
