@@ -79,8 +79,8 @@ def test_generate_json_records_the_model_version(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["--n", "2", "--anchor", "sulfonate"], "unknown anchor type 'sulfonate'"),
-    (["--n", "0"], "--n must be a positive number"),
-    (["--n", "-3", "--anchor", "COO"], "--n must be a positive number"),
+    (["--n", "0"], "argument --n: expected an integer >= 1"),
+    (["--n", "-3", "--anchor", "COO"], "argument --n: expected an integer >= 1"),
     (["--n", "2", "--model", "gen-missing"], "generator version gen-missing not found"),
     (["--n", "2", "--model", "gen-corrupt"], "corrupt or incompatible generator checkpoint"),
 ])
