@@ -109,3 +109,36 @@ def test_unknown_kind_is_one_clear_error(db_dir, tmp_path):
     assert result.returncode != 0
     assert result.stderr.strip().count("\n") == 0 and "unknown campaign kind 'toy'" in \
         result.stderr and "Traceback" not in result.stderr
+
+
+def test_two_campaigns_on_one_database_never_run_each_others_work(toy_env, db_dir):
+    """The runner's launchers take only their own campaign's Fireworks (issue #13)."""
+    from pymatgen.core import Lattice, Structure
+
+    from mofgen.campaigns import open_campaign
+    from mofgen.documents import CampaignConfig, StructureDoc
+    from mofgen.launchers.daemon import Daemon
+    from mofgen.launchers.runner import CampaignRunner
+    from mofgen.states import StateMachine
+    from mofgen.stores.connection import connect
+
+    db = connect(db_dir)
+    config = CampaignConfig.model_validate({"kind": "toy", "resources": {"gpu": 0, "cpu": 1}})
+    machine = StateMachine(db.structures, "test", kind="toy")
+    for name in ("mine", "theirs"):
+        open_campaign(db, name, config)
+        for i, a in enumerate((3.0, 3.3)):
+            doc = StructureDoc.from_structure(Structure(Lattice.cubic(a), ["Cu"], [[0, 0, 0]]),
+                                              name, kind="toy", doc_id=f"{name}-{i}")
+            assert machine.create(doc)
+    Daemon(db, "theirs", config).round()  # their work is queued, nobody of theirs runs it
+    theirs = {fw["fw_id"] for fw in db.collection("fireworks").find(
+        {"spec.mofgen.campaign": "theirs"}, {"fw_id": 1})}
+    assert len(theirs) == 2
+    CampaignRunner(db, "mine", None, minutes=5, interval_s=0.5,
+                   out=open(os.devnull, "w")).run()
+    assert db.structures.count_documents({"campaign": "mine", "state": "validated"}) == 2
+    assert db.structures.count_documents({"campaign": "theirs", "state": "generated"}) == 2
+    assert db.collection("fireworks").count_documents(
+        {"fw_id": {"$in": sorted(theirs)}, "state": "READY"}) == 2, "theirs untouched"
+    db.close()
