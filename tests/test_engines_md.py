@@ -227,3 +227,16 @@ def test_velocity_seed_changes_the_trajectory_and_reproduces(hmof0, tmp_path):
     assert strain_a == strain_a2 and np.array_equal(xyz_a, xyz_a2)
     assert strain_a != strain_b
     assert np.abs(xyz_a - xyz_b).max() > 1e-3  # Å
+
+
+@pytest.mark.slow
+def test_a_shorter_run_is_the_start_of_a_longer_one(hmof0, tmp_path):
+    """One-process LAMMPS is deterministic, so the benchmark may read a 100-step label from
+    the cell samples of a 200-step run with the same seed."""
+    short = StabilityMaker(steps=100, seed=5, sample_every=10).run(hmof0, tmp_path / "short")
+    long = StabilityMaker(steps=200, seed=5, sample_every=10).run(hmof0, tmp_path / "long")
+    assert short.status == long.status == Status.ok
+    samples = dict(read_cell_samples(tmp_path / "long" / "cell.dat"))
+    assert lattice_strain(samples[0], samples[100]) == pytest.approx(
+        short.strain_last_frame, rel=1e-6)
+    assert long.strain_last_frame != short.strain_last_frame
