@@ -17,7 +17,8 @@ prints, per variant:
 The last line is ``chosen_protocol=<name>``: the cheapest variant whose seed-to-seed
 Spearman is at least 0.8, the higher Spearman among equal costs (variants without velocity
 randomness are not eligible: their seeds do not differ; nor are those read from the first
-steps of a longer run, whose cost is not measured). LAMMPS runs one process at a time, single-threaded.
+steps of a longer run, whose cost is not measured). LAMMPS runs one process at a time,
+single-threaded.
 
     python benchmarks/bench_stability_protocol.py [--quick] [--json out.json]
     python benchmarks/bench_stability_protocol.py --make-structures   # rewrite the data set
