@@ -45,6 +45,10 @@ CELL_SAMPLES = "cell.dat"  # step lx ly lz xy xz yz, one line per sample
 # Named protocols: overrides of the StabilityMaker defaults. ``demo`` is the default.
 PRESETS: dict[str, dict[str, Any]] = {
     "demo": {},
+    # The cheapest protocol whose labels two velocity seeds rank alike (Spearman >= 0.8) on
+    # generated MOFs: demo at 2000 steps, strain averaged over the second half
+    # (benchmarks/bench_stability_protocol.py; README "Stability labels").
+    "demo-avg": {"steps": 2000, "average_last_fraction": 0.5},
     # MOFA's LAMMPS input (globus-labs/mof-generation-at-scale, mofa/simulation/lammps.py);
     # 10^5 steps is its command-line default (its production runs used 10^6). MOFA types
     # with cif2lammps, we with lammps-interface: both UFF4MOF without charges.
