@@ -16,7 +16,7 @@ prints, per variant:
 
 The last line is ``chosen_protocol=<name>``: the cheapest variant whose seed-to-seed
 Spearman is at least 0.8, the higher Spearman among equal costs (variants without velocity
-randomness are not eligible: their seeds do not differ; nor are those read from the first
+randomness are not eligible: a seed does not change them; nor are those read from the first
 steps of a longer run, whose cost is not measured). LAMMPS runs one process at a time,
 single-threaded.
 
@@ -83,9 +83,9 @@ class Variant:
     run: str  # RunSpec name
     averaged: bool  # the engine's averaged strain, else the last frame's
     note: str = ""
-    # Read the run's cell samples up to this step only: LAMMPS on one process is
-    # deterministic, so this is exactly what a run of `at_step` steps gives. Its cost is
-    # not measured, so it is reported but never chosen.
+    # Read the run's cell samples up to this step only: LAMMPS on one process follows the
+    # same trajectory for the same seed (up to floating-point noise), so this is what a run
+    # of `at_step` steps gives. Its cost is not measured: reported, never chosen.
     at_step: int | None = None
 
 
@@ -106,7 +106,7 @@ VARIANTS = [
     Variant("10k", "10k", False, "10 000 steps, last frame"),
     Variant("10k+avg", "10k", True, "10 000 steps, averaged over the last half"),
     Variant("mofa@10k", "mofa", False,
-            "MOFA's input at 10 000 steps; atoms start at rest, so deterministic"),
+            "MOFA's input at 10 000 steps; atoms start at rest: no seed, one run"),
     Variant("mofa+v@10k", "mofa+v", False, "MOFA's input + 300 K velocities from the seed"),
     Variant("mofa+v+avg", "mofa+v", True, "... averaged over the last half"),
     Variant("1k", "2k", False, "first 1000 steps of the 2k runs (demo.yaml's md_steps)",
@@ -355,7 +355,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         cost = "n/a" if math.isnan(r["cost_ratio"]) else f"{r['cost_ratio']:.2f}x"
         sp = (f"{f(r['spearman'])} [{f(r['ci95'][0])}, {f(r['ci95'][1])}]" if r["seeded"]
-              else "deterministic")
+              else "no seed: one run")
         lines.append(f"{r['variant']:<13}{sp:<26}{f(r['mean_abs_delta'], '.4f'):>14}"
                      f"{f(r['label_agreement']):>11}{cost:>7}"
                      f"{f(r['spearman_vs_mofa']):>9}{f(r['median_strain'], '.3f'):>8}"
