@@ -23,7 +23,7 @@ from pymatgen.core import Structure  # noqa: E402
 
 from mofgen.engines.charges import ChargeEquilibration  # noqa: E402
 from mofgen.engines.chgnet_relax import ChgnetRelaxation  # noqa: E402
-from mofgen.engines.lammps_md import StabilityMaker  # noqa: E402
+from mofgen.engines.lammps_md import NptStability  # noqa: E402
 from mofgen.engines.raspa import GcmcAdsorption  # noqa: E402
 from mofgen.engines.uff_typing import type_structure  # noqa: E402
 from mofgen.engines.zeopp import PoreAnalysis  # noqa: E402
@@ -68,7 +68,7 @@ def main() -> None:
     typed = type_structure(s, work / "typing")
     rows.append(("typing", time.perf_counter() - t0, f"{typed.n_atoms} atoms in supercell"))
 
-    md = StabilityMaker(steps=args.md_steps).run(s, work / "md")
+    md = NptStability(steps=args.md_steps).run(s, work / "md")
     per10k = md.timings_s["md"] * 10_000 / args.md_steps
     rows.append(("md", per10k, f"per 10k steps, {md.n_atoms_md} atoms, "
                  f"{per10k / md.n_atoms_md * 1e3:.2f} ms/atom; strain {md.strain:.3f}"))

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from pymatgen.core import Structure
 
-from mofgen.engines.lammps_md import StabilityMaker
+from mofgen.engines.lammps_md import NptStability
 from mofgen.engines.results import Status
 from mofgen.flows._stage import Outcome, StageContext, StageMaker
 from mofgen.sanity import check_structure
@@ -22,7 +22,7 @@ from mofgen.sanity import check_structure
 @dataclass
 class ValidateMaker(StageMaker):
     name: str = "validate"
-    md: StabilityMaker = field(default_factory=StabilityMaker)
+    md: NptStability = field(default_factory=NptStability)
 
     def compute(self, doc: dict, ctx: StageContext) -> Outcome:
         workdir = ctx.workdir

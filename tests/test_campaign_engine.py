@@ -55,11 +55,11 @@ def seed(db, campaign: str, structures) -> list[str]:
 
 def test_two_launchers_never_process_the_same_structure_twice(db, tmp_path, pillared_mofs):
     """Every structure is queued twice; two cpu launchers race for the Fireworks."""
-    from mofgen.engines.lammps_md import StabilityMaker
+    from mofgen.engines.lammps_md import NptStability
     from mofgen.flows.validate import ValidateMaker
 
     ids = seed(db, "pair", pillared_mofs)
-    maker = ValidateMaker(md=StabilityMaker(steps=100))
+    maker = ValidateMaker(md=NptStability(steps=100))
     workflows = [stage_workflow(maker.make(db.target, "pair", [doc_id]), db, "pair", "validate",
                                 "cpu", 1, doc_ids=[doc_id]) for doc_id in ids for _ in range(2)]
     submit(db, workflows)

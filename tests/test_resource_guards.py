@@ -22,7 +22,7 @@ from mofgen.engines.charges import ChargeEquilibration
 from mofgen.engines.chgnet_relax import ChgnetRelaxation
 from mofgen.engines.cp2k_relax import Cp2kRelaxation
 from mofgen.engines.inputs import cif_site_rows, read_structure
-from mofgen.engines.lammps_md import StabilityMaker
+from mofgen.engines.lammps_md import NptStability
 from mofgen.engines.raspa import GcmcAdsorption
 from mofgen.engines.zeopp import PoreAnalysis
 from mofgen.states import StateMachine
@@ -74,7 +74,7 @@ def test_the_limit_is_on_what_is_simulated_and_configurable(tmp_path, capsys):
 
 def _calculations(limit: int):
     return [ChgnetRelaxation(max_atoms=limit), Cp2kRelaxation(max_atoms=limit),
-            StabilityMaker(max_atoms=limit), GcmcAdsorption(max_atoms=limit),
+            NptStability(max_atoms=limit), GcmcAdsorption(max_atoms=limit),
             ChargeEquilibration(max_atoms=limit), PoreAnalysis(max_atoms=limit),
             AdsorptionScreen(pores=PoreAnalysis(max_atoms=limit))]
 
@@ -101,7 +101,7 @@ def test_in_a_campaign_the_stage_fails_with_the_reason(db, tmp_path, monkeypatch
     doc = StructureDoc.from_structure(Structure.from_file(HMOF0), "guard")
     StateMachine(db.structures, worker="t").create(doc)
     monkeypatch.chdir(tmp_path)
-    run_job(ValidateMaker(md=StabilityMaker(max_atoms=100)), db.target, "guard", [doc.id], {})
+    run_job(ValidateMaker(md=NptStability(max_atoms=100)), db.target, "guard", [doc.id], {})
     stored = db.structures.find_one({"_id": doc.id})
     assert stored["state"] == "failed"
     assert "424 atoms, above the limit of 100" in stored["failure"]["message"]

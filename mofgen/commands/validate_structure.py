@@ -8,7 +8,7 @@ from mofgen.commands import emit
 from mofgen.commands._numbers import bounded_int
 from mofgen.commands._paths import writable_dir
 from mofgen.engines.inputs import read_structure
-from mofgen.engines.lammps_md import StabilityMaker
+from mofgen.engines.lammps_md import NptStability
 from mofgen.engines.results import StabilityResult, Status
 from mofgen.errors import InvalidInput, ToolFailure
 from mofgen.sanity import ensure_sane
@@ -18,12 +18,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "validate-structure", help="MD stability (LAMMPS, UFF4MOF, NPT 300 K / 1 atm) of a CIF")
     parser.add_argument("file", help="CIF (or any structure file pymatgen reads)")
-    parser.add_argument("--steps", type=bounded_int(1, 10**7), default=StabilityMaker.steps,
-                        help=f"MD steps of 0.5 fs (default {StabilityMaker.steps})")
+    parser.add_argument("--steps", type=bounded_int(1, 10**7), default=NptStability.steps,
+                        help=f"MD steps of 0.5 fs (default {NptStability.steps})")
     parser.add_argument("--max-atoms", type=bounded_int(1, 10**7),
-                        default=StabilityMaker.max_atoms,
+                        default=NptStability.max_atoms,
                         help="refuse MD supercells with more atoms "
-                             f"(default {StabilityMaker.max_atoms})")
+                             f"(default {NptStability.max_atoms})")
     parser.add_argument("--workdir", help="keep inputs/outputs here (default: a temp dir)")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.set_defaults(func=run)
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     ensure_sane(structure, args.file)  # before any engine starts
     if args.workdir:
         writable_dir(args.workdir, "--workdir")
-    maker = StabilityMaker(steps=args.steps, max_atoms=args.max_atoms)
+    maker = NptStability(steps=args.steps, max_atoms=args.max_atoms)
     maker.check_size(structure)  # one line, before typing starts
     result = maker.run(structure, args.workdir)
     result.final_structure = None  # large; kept as final_supercell.cif in the workdir

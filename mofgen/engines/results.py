@@ -77,6 +77,16 @@ class StabilityResult(EngineResult):
         default_factory=dict, description="degenerate bonded terms removed (repeated atom)"
     )
     timings_s: dict[str, float] = Field(default_factory=dict, description="typing, md")
+    protocol: dict[str, Any] = Field(
+        default_factory=dict, description="preset name and every MD/strain setting used"
+    )
+    strain_last_frame: float | None = Field(
+        None, description="strain of the last MD frame alone (= strain unless averaged)"
+    )
+    strain_samples: int = Field(0, description="cell samples averaged into strain (0: last frame)")
+    strain_sample_std: float | None = Field(
+        None, description="std of the per-sample strains in the averaging window"
+    )
 
 
 class RelaxResult(EngineResult):

@@ -68,15 +68,17 @@ def type_structure(
     cutoff_A: float = 12.5,
     force_field: str = "UFF4MOF",
     timeout_s: float = 600.0,
+    supercell: tuple[int, int, int] | None = None,
 ) -> TypedSystem:
     """Type ``structure`` and write ``data.mof``/``in.mof`` in ``workdir``.
 
-    The supercell is the smallest whose perpendicular widths hold twice the cutoff.
+    The supercell is ``supercell`` when given (MOFA: always 2x2x2), else the smallest whose
+    perpendicular widths hold twice the cutoff.
     Raises :class:`EngineError` with lammps-interface's own message on failure.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     cif = write_p1_cif(structure, workdir / "structure.cif")
-    supercell = min_images(structure.lattice, cutoff_A)
+    supercell = tuple(supercell) if supercell else min_images(structure.lattice, cutoff_A)
     cmd = [
         sys.executable, "-m", "mofgen.engines.uff_typing", cif.name,
         "-ff", force_field, "--cutoff", str(cutoff_A),

@@ -181,7 +181,7 @@ class MofKind(CampaignKind):
         settings become calculation settings."""
         from mofgen.engines.chgnet_relax import ChgnetRelaxation
         from mofgen.engines.cp2k_relax import Cp2kRelaxation
-        from mofgen.engines.lammps_md import StabilityMaker
+        from mofgen.engines.lammps_md import NptStability
         from mofgen.engines.raspa import GcmcAdsorption
         from mofgen.engines.zeopp import PoreAnalysis
         from mofgen.flows.adsorb import AdsorbMaker
@@ -193,7 +193,7 @@ class MofKind(CampaignKind):
         relax = (Cp2kRelaxation() if s.fidelity == "dft"
                  else ChgnetRelaxation(steps=s.relax_steps))
         makers: dict[str, Any] = {
-            "validate": ValidateMaker(md=StabilityMaker(
+            "validate": ValidateMaker(md=NptStability(
                 steps=s.md_steps, temperature_K=s.temperature_K,
                 stable_strain=t.stable_strain, reject_strain=t.retrain_strain)),
             "simulate": SimulateMaker(relax=relax, pores=PoreAnalysis(
