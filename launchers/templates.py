@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import yaml
 
@@ -29,12 +30,27 @@ RESOURCES: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
-def write_worker_files(directory: str | Path, db_target: str, database: str = "mofgen"
+def database_in_uri(uri: str, default: str = "mofgen") -> str:
+    """The database a MongoDB URI names (``mongodb://host/NAME?…``), else ``default``.
+
+    Parsed by hand: pymongo's parser resolves ``mongodb+srv`` names in DNS.
+    """
+    rest = uri.split("://", 1)[1].split("?", 1)[0]
+    path = rest.split("/", 1)[1] if "/" in rest else ""
+    return unquote(path) or default
+
+
+def write_worker_files(directory: str | Path, db_target: str, database: str | None = None
                        ) -> list[Path]:
-    """Write ``my_launchpad.yaml``, ``fworker_*.yaml`` and ``qadapter_*_*.yaml`` into DIR."""
+    """Write ``my_launchpad.yaml``, ``fworker_*.yaml`` and ``qadapter_*_*.yaml`` into DIR.
+
+    The LaunchPad's database is the one the URI names (as for ``mofgen --db``), so
+    ``qlaunch`` and ``lpad`` see the Fireworks the daemon inserted.
+    """
     if not db_target.startswith(("mongodb://", "mongodb+srv://")):
         raise InvalidInput("cluster workers need a shared MongoDB: give --db mongodb://… "
                            "(the embedded store serves one machine: use `mofgen run`)")
+    database = database or database_in_uri(db_target)
     out = Path(directory).expanduser().resolve()
     try:
         out.mkdir(parents=True, exist_ok=True)
