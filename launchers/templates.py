@@ -4,6 +4,7 @@ adapters (SLURM, PBS) and local scripts whose rockets are plain ``rlaunch`` — 
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -60,6 +61,10 @@ def write_worker_files(directory: str | Path, db_target: str, database: str | No
         "host": db_target, "uri_mode": True, "name": database, "logdir": None,
         "strm_lvl": "INFO", "mongoclient_kwargs": {"serverSelectionTimeoutMS": 30000},
     })]
+    # Queue jobs start a login shell, whose profile resets PATH: put back the environment
+    # (virtualenv, conda, pyenv) that wrote these files, so `rlaunch` runs the same mofgen.
+    environment = (f"export PATH='{Path(sys.executable).parent}':\"$PATH\"; "
+                   f"export MOFGEN_DB='{db_target}'")
     for category in CATEGORIES:
         written.append(_dump(out / f"fworker_{category}.yaml", {
             "name": f"mofgen-{category}", "category": category, "query": "{}",
@@ -72,11 +77,11 @@ def write_worker_files(directory: str | Path, db_target: str, database: str | No
                 "_fw_name": "CommonAdapter", "_fw_q_type": queue_type,
                 "rocket_launch": rlaunch, "queue": None, "account": None,
                 "job_name": f"mofgen-{category}",
-                "pre_rocket": f"export MOFGEN_DB='{db_target}'; export OMP_NUM_THREADS=1",
+                "pre_rocket": f"{environment}; export OMP_NUM_THREADS=1",
                 "post_rocket": None, **per_category[category],
             }))
         local = out / f"rlaunch_local_{category}.sh"  # no queue: run workers by hand
-        local.write_text(f"#!/bin/bash\nexport MOFGEN_DB='{db_target}'\n{rlaunch}\n")
+        local.write_text(f"#!/bin/bash\n{environment}\n{rlaunch}\n")
         local.chmod(0o755)
         written.append(local)
     return written

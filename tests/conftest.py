@@ -168,3 +168,35 @@ def small_structure(index: int = 0) -> Structure:
     """A tiny distinct crystal per index (for documents; no science depends on it)."""
     a = 4.0 + 0.05 * index
     return Structure(Lattice.cubic(a), ["Zn", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+
+
+CLUSTER_SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "local-cluster.sh"
+
+
+def _slurm_answers() -> bool:
+    try:
+        return subprocess.run(["scontrol", "ping"], capture_output=True, text=True,
+                              timeout=20).stdout.count("UP") >= 1
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@pytest.fixture(scope="session")
+def local_cluster():
+    """SLURM and the database server of ``scripts/local-cluster.sh``; their ``mongodb://`` URI.
+
+    Brought up here when SLURM does not answer yet (and taken down again at the end);
+    configuring SLURM needs root, so without it the cluster tests skip with the reason.
+    """
+    was_up = _slurm_answers()
+    if not was_up and os.geteuid() != 0:
+        pytest.skip("no SLURM here, and configuring one (scripts/local-cluster.sh) needs root")
+    env = {**os.environ, "PYTHON": sys.executable}
+    up = subprocess.run(["bash", str(CLUSTER_SCRIPT), "up"], capture_output=True, text=True,
+                        env=env, timeout=900)
+    if up.returncode != 0:
+        pytest.skip(f"scripts/local-cluster.sh up failed: {up.stderr.strip()[-300:]}")
+    yield up.stdout.strip().splitlines()[-1]
+    if not was_up:
+        subprocess.run(["bash", str(CLUSTER_SCRIPT), "down"], capture_output=True, env=env,
+                       timeout=300)

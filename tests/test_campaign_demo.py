@@ -29,6 +29,11 @@ def test_demo_campaign_reaches_every_stage_and_retrains(tmp_path):
         cwd=tmp_path, capture_output=True, text=True, timeout=1500,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    check_demo_campaign(db_dir)
+
+
+def check_demo_campaign(db_dir: str) -> None:
+    """Every stage reached, a retrained generator sampled from, every document valid."""
     status = subprocess.run(
         [sys.executable, "-m", "mofgen.cli", "status", "--db", db_dir, "--json"],
         capture_output=True, text=True, timeout=120)
