@@ -266,7 +266,8 @@ def check_lifeo_campaign(db_dir: str, tmp_path: Path) -> None:
                for d in relaxed), "a LiFeO2 ordering near the hull"
 
     # the screener was fine-tuned on the campaign's relaxed crystals
-    screeners = list(db.models.find({"kind": "screener", "campaign": "lifeo"}))
+    screeners = list(db.models.find({"kind": "screener", "campaign": "lifeo"})
+                     .sort("created_at", 1))
     assert screeners and set(screeners[-1]["training_set_ids"]) == {d["_id"] for d in relaxed}
     assert {"mae_before_eV_per_atom", "mae_after_eV_per_atom"} <= set(screeners[-1]["metrics"])
     assert all(d["state"] == "retrained" and d["retrain"]["model_version"] for d in relaxed)

@@ -26,6 +26,7 @@ def register(subparsers) -> None:
         "detect_lostruns) on the database named by --db. Put --db before the lpad "
         "arguments; `mofgen lpad -- -h` shows lpad's own help.")
     add_db_option(parser)
+    parser.add_argument("-l", "--launchpad_file", help=argparse.SUPPRESS)  # refused in run()
     parser.add_argument("lpad_args", nargs=argparse.REMAINDER, metavar="ARGS",
                         help="arguments for lpad")
     parser.set_defaults(func=run)
@@ -37,10 +38,10 @@ def run(args) -> int:
     argv = list(args.lpad_args)
     if argv[:1] == ["--"]:
         argv = argv[1:]
-    if not argv:
+    if not argv and not args.launchpad_file:
         raise InvalidInput("give lpad arguments, e.g. `mofgen lpad get_fws -s READY` "
                            "(`mofgen lpad -- -h` lists them)")
-    if argv[0] in ("-l", "--launchpad_file", "init"):
+    if args.launchpad_file or argv[0] in ("-l", "--launchpad_file", "init"):
         raise InvalidInput("mofgen lpad takes the database from --db, not from a "
                            "launchpad file")
     db = connect(args.db, create=False)
