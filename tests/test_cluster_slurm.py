@@ -28,6 +28,9 @@ from tests.conftest import drop_target, mongo_target
 from tests.helpers.polling import wait_for
 from tests.test_campaign_engine import LINKERS, seed
 
+pytestmark = pytest.mark.cluster
+
+
 BIN = str(Path(sys.executable).parent)  # rlaunch/qlaunch of the python running the tests
 
 

@@ -32,6 +32,9 @@ from tests.conftest import start_secantus
 from tests.helpers.polling import wait_for
 from tests.test_campaign_engine import LINKERS, seed
 
+pytestmark = pytest.mark.cluster
+
+
 HOST_IP, WORKER_IP = "10.213.7.1", "10.213.7.2"  # a private /30 of our own
 PING_S, LOST_AFTER_S = 2, 8
 BIN = str(Path(sys.executable).parent)
