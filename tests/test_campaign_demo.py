@@ -32,8 +32,9 @@ def test_demo_campaign_reaches_every_stage_and_retrains(tmp_path):
     check_demo_campaign(db_dir)
 
 
-def check_demo_campaign(db_dir: str) -> None:
-    """Every stage reached, a retrained generator sampled from, every document valid."""
+def check_demo_campaign(db_dir: str, sampled_from_retrained: bool = True) -> None:
+    """Every stage reached, a retrained generator (sampled from, unless a shorter budget
+    ends the run before generation resumes after backpressure), every document valid."""
     status = subprocess.run(
         [sys.executable, "-m", "mofgen.cli", "status", "--db", db_dir, "--json"],
         capture_output=True, text=True, timeout=120)
@@ -49,9 +50,10 @@ def check_demo_campaign(db_dir: str) -> None:
     assert all(m["parent"] and m["training_set_ids"] for m in trained)
     assert db.gridfs().exists(trained[0]["checkpoint_file_id"])
     versions = {m["_id"] for m in trained}
-    assert db.linkers.count_documents({"campaign": "demo",
-                                       "model_version": {"$in": sorted(versions)}}) > 0, \
-        "later generations sampled from a retrained version"
+    if sampled_from_retrained:
+        assert db.linkers.count_documents({"campaign": "demo",
+                                           "model_version": {"$in": sorted(versions)}}) > 0, \
+            "later generations sampled from a retrained version"
     assert db.linkers.count_documents({"campaign": "demo", "fate": "used"}) >= 2
     assert reached["retrained"] >= 1 or db.structures.count_documents(
         {"campaign": "demo", "retrain_versions": {"$ne": []}}) >= 1

@@ -30,7 +30,6 @@ from tests.test_campaign_engine import LINKERS, seed
 
 pytestmark = pytest.mark.cluster
 
-
 BIN = str(Path(sys.executable).parent)  # rlaunch/qlaunch of the python running the tests
 
 
