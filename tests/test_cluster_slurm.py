@@ -33,6 +33,13 @@ pytestmark = pytest.mark.cluster
 BIN = str(Path(sys.executable).parent)  # rlaunch/qlaunch of the python running the tests
 
 
+def validate_workflow(db, campaign: str, doc_id: str, steps: int, priority: int = 1):
+    """The Firework the daemon queues for validating ``doc_id`` (LAMMPS, ``steps`` MD steps)."""
+    maker = ValidateMaker(md=StabilityMaker(steps=steps))
+    return stage_workflow(maker.make(doc_id, db.target), db, campaign, "validate", "cpu",
+                          priority, doc_id=doc_id)
+
+
 def worker_env() -> dict[str, str]:
     return {**os.environ, "PATH": f"{BIN}:{os.environ.get('PATH', '')}"}
 
@@ -52,9 +59,7 @@ def campaign_on_cluster(local_cluster, tmp_path):
     structures = [assemble_mof([linker], pillar=pillar).structure
                   for linker, pillar in LINKERS[:2]]
     ids = seed(db, "slurm", structures)
-    maker = ValidateMaker(md=StabilityMaker(steps=200))
-    submit(db, [stage_workflow(maker.make(doc_id, target), db, "slurm", "validate", "cpu", 1,
-                               doc_id=doc_id) for doc_id in ids])
+    submit(db, [validate_workflow(db, "slurm", doc_id, steps=200) for doc_id in ids])
     yield target, db, ids
     subprocess.run(["scancel", "--name=mofgen-cpu"], capture_output=True)
     db.close()

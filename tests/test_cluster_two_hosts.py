@@ -23,14 +23,13 @@ import pytest
 from mofgen.campaigns import open_campaign
 from mofgen.chemistry import assemble_mof
 from mofgen.documents import CampaignConfig
-from mofgen.engines.lammps_md import StabilityMaker
-from mofgen.flows.validate import ValidateMaker
 from mofgen.launchers.daemon import Daemon
-from mofgen.launchers.fireworks import stage_workflow, submit
+from mofgen.launchers.fireworks import submit
 from mofgen.stores.connection import connect
 from tests.conftest import start_secantus
 from tests.helpers.polling import wait_for
 from tests.test_campaign_engine import LINKERS, seed
+from tests.test_cluster_slurm import validate_workflow
 
 pytestmark = pytest.mark.cluster
 
@@ -104,12 +103,8 @@ def test_worker_on_a_second_host_is_cut_off_and_its_structure_completes_elsewher
                   for linker, pillar in LINKERS[:2]]
     quick, long = seed(db, "twohosts", structures)
     # the quick one first (higher priority), then one long enough to be cut off mid-run
-    submit(db, [
-        stage_workflow(ValidateMaker(md=StabilityMaker(steps=200)).make(quick, target), db,
-                       "twohosts", "validate", "cpu", 5, doc_id=quick),
-        stage_workflow(ValidateMaker(md=StabilityMaker(steps=12000)).make(long, target), db,
-                       "twohosts", "validate", "cpu", 1, doc_id=long),
-    ])
+    submit(db, [validate_workflow(db, "twohosts", quick, steps=200, priority=5),
+                validate_workflow(db, "twohosts", long, steps=12000, priority=1)])
     files = tmp_path / "files"
     written = subprocess.run([sys.executable, "-m", "mofgen.cli", "workers", "--write",
                               str(files), "--db", target], capture_output=True, text=True)
