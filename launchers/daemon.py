@@ -36,8 +36,19 @@ class Daemon:
         launchpad = self.db.launchpad()
         lost_launches, lost_fws, _ = launchpad.detect_lostruns(
             expiration_secs=lost_after_s, rerun=True)
+        # A lost run's documents are still leased to the dead worker (leases outlive any
+        # lost-run expiration); the re-queued Firework would find them taken and skip.
+        lost_docs: list[str] = []
+        for fw in self.db.collection("fireworks").find(
+                {"fw_id": {"$in": list(lost_fws)}}, {"spec.mofgen": 1}):
+            tag = fw.get("spec", {}).get("mofgen") or {}
+            lost_docs.extend([tag["doc_id"]] if tag.get("doc_id") else [])
+            lost_docs.extend(tag.get("doc_ids") or [])
+        expired = {"lock.expires": {"$lt": utcnow()}}
+        if lost_docs:
+            expired = {"$or": [expired, {"_id": {"$in": lost_docs}}]}
         released = self.db.structures.update_many(
-            {"campaign": self.campaign, "lock.expires": {"$lt": utcnow()}},
+            {"campaign": self.campaign, "lock": {"$ne": None}, **expired},
             {"$unset": {"lock": ""}},
         ).modified_count
         if lost_fws or released:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 import shlex
+import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import yaml
 
@@ -34,12 +36,27 @@ RESOURCES: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
-def write_worker_files(directory: str | Path, db_target: str, database: str = "mofgen"
+def database_in_uri(uri: str, default: str = "mofgen") -> str:
+    """The database a MongoDB URI names (``mongodb://host/NAME?…``), else ``default``.
+
+    Parsed by hand: pymongo's parser resolves ``mongodb+srv`` names in DNS.
+    """
+    rest = uri.split("://", 1)[1].split("?", 1)[0]
+    path = rest.split("/", 1)[1] if "/" in rest else ""
+    return unquote(path) or default
+
+
+def write_worker_files(directory: str | Path, db_target: str, database: str | None = None
                        ) -> list[Path]:
-    """Write ``my_launchpad.yaml``, ``fworker_*.yaml`` and ``qadapter_*_*.yaml`` into DIR."""
+    """Write ``my_launchpad.yaml``, ``fworker_*.yaml`` and ``qadapter_*_*.yaml`` into DIR.
+
+    The LaunchPad's database is the one the URI names (as for ``mofgen --db``), so
+    ``qlaunch`` and ``lpad`` see the Fireworks the daemon inserted.
+    """
     if not db_target.startswith(("mongodb://", "mongodb+srv://")):
         raise InvalidInput("cluster workers need a shared MongoDB: give --db mongodb://… "
                            "(the embedded store serves one machine: use `mofgen run`)")
+    database = database or database_in_uri(db_target)
     out = Path(directory).expanduser().resolve()
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -49,6 +66,10 @@ def write_worker_files(directory: str | Path, db_target: str, database: str = "m
         "host": db_target, "uri_mode": True, "name": database, "logdir": None,
         "strm_lvl": "INFO", "mongoclient_kwargs": {"serverSelectionTimeoutMS": 30000},
     })]
+    # Queue jobs start a login shell, whose profile resets PATH: put back the environment
+    # (virtualenv, conda, pyenv) that wrote these files, so `rlaunch` runs the same mofgen.
+    environment = (f"export PATH={shlex.quote(str(Path(sys.executable).parent))}:\"$PATH\"; "
+                   f"export MOFGEN_DB={shlex.quote(db_target)}")
     for category in CATEGORIES:
         written.append(_dump(out / f"fworker_{category}.yaml", {
             "name": f"mofgen-{category}", "category": category, "query": "{}",
@@ -63,14 +84,12 @@ def write_worker_files(directory: str | Path, db_target: str, database: str = "m
                 "_fw_name": "CommonAdapter", "_fw_q_type": queue_type,
                 "rocket_launch": rlaunch, "queue": None, "account": None,
                 "job_name": f"mofgen-{category}",
-                "pre_rocket": f"export MOFGEN_DB={shlex.quote(db_target)}; "
-                              "export OMP_NUM_THREADS=1",
+                "pre_rocket": f"{environment}; export OMP_NUM_THREADS=1",
                 "post_rocket": None, **per_category[category],
             }))
         local = out / f"rlaunch_local_{category}.sh"  # no queue: run workers by hand
-        written.append(_write_private(
-            local, f"#!/bin/bash\nexport MOFGEN_DB={shlex.quote(db_target)}\n{rlaunch}\n",
-            mode=0o700))
+        written.append(_write_private(local, f"#!/bin/bash\n{environment}\n{rlaunch}\n",
+                                      mode=0o700))
     return written
 
 

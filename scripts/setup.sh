@@ -5,10 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
 
-# System packages (Debian), optional: CP2K for the high-fidelity (DFT) relaxation, and
-# Chromium + chromedriver for the dashboard's browser test. Without them the DFT path
+# System packages (Debian), optional: CP2K for the high-fidelity (DFT) relaxation,
+# Chromium + chromedriver for the dashboard's browser test, slurm-wlm + munge + iproute2 for
+# the cluster tests (scripts/local-cluster.sh configures them). Without them the DFT path
 # reports "CP2K not installed" and those tests skip with the reason.
 missing=""
+command -v slurmctld >/dev/null 2>&1 || missing="$missing slurm-wlm munge"
+command -v ip >/dev/null 2>&1 || missing="$missing iproute2"
 command -v cp2k >/dev/null 2>&1 || missing="$missing cp2k"
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 command -v chromedriver >/dev/null 2>&1 || missing="$missing chromium-driver"

@@ -29,6 +29,12 @@ def test_demo_campaign_reaches_every_stage_and_retrains(tmp_path):
         cwd=tmp_path, capture_output=True, text=True, timeout=1500,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    check_demo_campaign(db_dir)
+
+
+def check_demo_campaign(db_dir: str, sampled_from_retrained: bool = True) -> None:
+    """Every stage reached, a retrained generator (sampled from, unless a shorter budget
+    ends the run before generation resumes after backpressure), every document valid."""
     status = subprocess.run(
         [sys.executable, "-m", "mofgen.cli", "status", "--db", db_dir, "--json"],
         capture_output=True, text=True, timeout=120)
@@ -44,20 +50,21 @@ def test_demo_campaign_reaches_every_stage_and_retrains(tmp_path):
     trained = list(db.models.find({"campaign": "demo", "kind": "generator"}))
     assert trained, "retraining registered a new generator version"
     assert all(m["parent"] and m["training_set_ids"] for m in trained)
-    promoted = [m for m in trained if m["metrics"]["promoted"]]
-    assert len(promoted) >= 2, [m["hyperparameters"]["promotion"] for m in trained]
     for version in trained:  # each measured at registration on 64 samples per anchor
         for anchor in ("COO", "cyano"):
             assert version["metrics"][f"{anchor}_samples"] >= 64
             assert f"{anchor}_validity" in version["metrics"]
-    learning = {row["version"]: row for row in report["learning"]}
-    assert any(learning[m["_id"]]["generated"] for m in promoted if m["_id"] in learning), \
-        "a promoted version generated structures"
     assert db.gridfs().exists(trained[0]["checkpoint_file_id"])
     versions = {m["_id"] for m in trained}
-    assert db.linkers.count_documents({"campaign": "demo",
-                                       "model_version": {"$in": sorted(versions)}}) > 0, \
-        "later generations sampled from a retrained version"
+    if sampled_from_retrained:  # the whole 10-minute budget: the loop has turned twice
+        promoted = [m for m in trained if m["metrics"]["promoted"]]
+        assert len(promoted) >= 2, [m["hyperparameters"]["promotion"] for m in trained]
+        learning = {row["version"]: row for row in report["learning"]}
+        assert any(learning[m["_id"]]["generated"] for m in promoted
+                   if m["_id"] in learning), "a promoted version generated structures"
+        assert db.linkers.count_documents({"campaign": "demo",
+                                           "model_version": {"$in": sorted(versions)}}) > 0, \
+            "later generations sampled from a retrained version"
     assert db.linkers.count_documents({"campaign": "demo", "fate": "used"}) >= 2
     assert reached["retrained"] >= 1 or db.structures.count_documents(
         {"campaign": "demo", "retrain_versions": {"$ne": []}}) >= 1

@@ -223,18 +223,27 @@ def test_li_fe_o_campaign_survives_kill_9_and_finds_the_known_phases_on_the_hull
     assert "resumed after an interrupted run" in output
     assert "every candidate of the generator processed" in output, output
 
+    for doc in db.structures.find({"campaign": "lifeo"}):
+        if doc["_id"] in before:
+            assert doc["history"][: len(before[doc["_id"]])] == before[doc["_id"]]
+    again = db.structures.find_one({"_id": interrupted["_id"]})
+    assert again["attempts"][interrupted["lock"]["stage"]] == 2, "the interrupted task re-ran"
+    db.close()
+    check_lifeo_campaign(db_dir, tmp_path)
+
+
+def check_lifeo_campaign(db_dir: str, tmp_path: Path) -> None:
+    """A finished Li-Fe-O campaign: every stage once, every candidate stored once, the
+    known phases on the hull, the screener retrained, and an export."""
+    db = connect(db_dir)
     docs = list(db.structures.find({"campaign": "lifeo"}))
     for doc in docs:
         reached = [h["to"] for h in doc["history"]]
-        if doc["_id"] in before:
-            assert doc["history"][: len(before[doc["_id"]])] == before[doc["_id"]]
         assert len(reached) == len(set(reached)), f"a stage ran twice: {reached}"
         assert doc["state"] in ("retrained", "rejected"), (doc["_id"], doc["state"],
                                                            doc.get("failure"))
         assert "lock" not in doc and "adsorb" not in doc
         StructureDoc.from_mongo(doc)
-    again = db.structures.find_one({"_id": interrupted["_id"]})
-    assert again["attempts"][interrupted["lock"]["stage"]] == 2, "the interrupted task re-ran"
 
     # every candidate proposed once, stored once
     campaign = db.campaigns.find_one({"_id": "lifeo"})
@@ -258,7 +267,8 @@ def test_li_fe_o_campaign_survives_kill_9_and_finds_the_known_phases_on_the_hull
                for d in relaxed), "a LiFeO2 ordering near the hull"
 
     # the screener was fine-tuned on the campaign's relaxed crystals
-    screeners = list(db.models.find({"kind": "screener", "campaign": "lifeo"}))
+    screeners = list(db.models.find({"kind": "screener", "campaign": "lifeo"})
+                     .sort("created_at", 1))
     assert screeners and set(screeners[-1]["training_set_ids"]) == {d["_id"] for d in relaxed}
     assert {"mae_before_eV_per_atom", "mae_after_eV_per_atom"} <= set(screeners[-1]["metrics"])
     assert all(d["state"] == "retrained" and d["retrain"]["model_version"] for d in relaxed)

@@ -10,6 +10,7 @@ from mofgen.chemistry import assemble_mof
 from mofgen.dashboard import queries as q
 from mofgen.dashboard.app import create_app
 from mofgen.stores.connection import connect
+from tests.conftest import BACKENDS, forget_target, new_target
 from tests.helpers.seed import seed_campaign
 
 LINKERS = ["OC(=O)c1ccc(cc1)C(=O)O", "OC(=O)c1ccc(C(=O)O)cc1C"]
@@ -23,10 +24,12 @@ def seed_store(target: str, n: int = 200) -> list[str]:
     return ids
 
 
-@pytest.fixture(scope="module")
-def seeded(tmp_path_factory):
-    target = str(tmp_path_factory.mktemp("dash") / "store")
-    return target, seed_store(target)
+@pytest.fixture(scope="module", params=BACKENDS)
+def seeded(request, tmp_path_factory):
+    """A seeded campaign on the embedded store and on the wire-protocol server."""
+    target = new_target(request, tmp_path_factory, "dash")
+    yield target, seed_store(target)
+    forget_target(target)
 
 
 @pytest.fixture

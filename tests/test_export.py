@@ -14,21 +14,24 @@ from mofgen.documents import StructureDoc
 from mofgen.errors import InvalidInput, NotFound
 from mofgen.export import export_campaign
 from mofgen.stores.connection import connect
+from tests.conftest import BACKENDS, forget_target, new_target
 from tests.helpers.exports import export_files
 from tests.helpers.seed import seed_campaign
 
 LINKERS = ["OC(=O)c1ccc(cc1)C(=O)O", "OC(=O)c1ccc(C(=O)O)cc1C"]
 
 
-@pytest.fixture(scope="module")
-def seeded(tmp_path_factory):
-    target = str(tmp_path_factory.mktemp("export") / "store")
+@pytest.fixture(scope="module", params=BACKENDS)
+def seeded(request, tmp_path_factory):
+    """A seeded campaign on the embedded store and on the wire-protocol server."""
+    target = new_target(request, tmp_path_factory, "export")
     db = connect(target)
     structures = [assemble_mof([s], pillar="C1CN2CCN1CC2").structure for s in LINKERS]
     ids = seed_campaign(db, "demo", 40, structures, smiles=LINKERS)
     seed_campaign(db, "other", 5, structures, smiles=LINKERS, seed=3)
     db.close()
-    return target, ids
+    yield target, ids
+    forget_target(target)
 
 
 def test_export_round_trips(seeded, tmp_path):

@@ -21,6 +21,6 @@ def run(args) -> int:
     files = write_worker_files(args.write, resolve_target(args.db))
     emit({"written": [str(f) for f in files]}, args.json,
          lambda r: "wrote\n  " + "\n  ".join(r["written"]) +
-         f"\nthen: qlaunch -q {args.write}/qadapter_slurm_gpu.yaml "
-         f"-w {args.write}/fworker_gpu.yaml rapidfire")
+         f"\nthen: cd {args.write} && qlaunch -q qadapter_slurm_cpu.yaml "
+         "-w fworker_cpu.yaml -l my_launchpad.yaml rapidfire")
     return 0
