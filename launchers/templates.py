@@ -7,6 +7,7 @@ owner only (0600; the scripts 0700), also when it replaces an older, wider file.
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import sys
@@ -46,8 +47,8 @@ def database_in_uri(uri: str, default: str = "mofgen") -> str:
     return unquote(path) or default
 
 
-def write_worker_files(directory: str | Path, db_target: str, database: str | None = None
-                       ) -> list[Path]:
+def write_worker_files(directory: str | Path, db_target: str, database: str | None = None,
+                       campaign: str | None = None) -> list[Path]:
     """Write ``my_launchpad.yaml``, ``fworker_*.yaml`` and ``qadapter_*_*.yaml`` into DIR.
 
     The LaunchPad's database is the one the URI names (as for ``mofgen --db``), so
@@ -68,11 +69,14 @@ def write_worker_files(directory: str | Path, db_target: str, database: str | No
     })]
     # Queue jobs start a login shell, whose profile resets PATH: put back the environment
     # (virtualenv, conda, pyenv) that wrote these files, so `rlaunch` runs the same mofgen.
-    environment = (f"export PATH={shlex.quote(str(Path(sys.executable).parent))}:\"$PATH\"; "
-                   f"export MOFGEN_DB={shlex.quote(db_target)}")
+    exports = [f"export PATH={shlex.quote(str(Path(sys.executable).parent))}:\"$PATH\"",
+               f"export MOFGEN_DB={shlex.quote(db_target)}"]
+    environment = "; ".join(exports)
     for category in CATEGORIES:
         written.append(_dump(out / f"fworker_{category}.yaml", {
-            "name": f"mofgen-{category}", "category": category, "query": "{}",
+            "name": f"mofgen-{category}", "category": category,
+            # with a campaign, these workers take only its Fireworks
+            "query": json.dumps({"spec.mofgen.campaign": campaign} if campaign else {}),
             "env": {"MOFGEN_DB": db_target},
         }))
         launchpad_file = shlex.quote(str(out / "my_launchpad.yaml"))
@@ -88,7 +92,8 @@ def write_worker_files(directory: str | Path, db_target: str, database: str | No
                 "post_rocket": None, **per_category[category],
             }))
         local = out / f"rlaunch_local_{category}.sh"  # no queue: run workers by hand
-        written.append(_write_private(local, f"#!/bin/bash\n{environment}\n{rlaunch}\n",
+        script = "\n".join(["#!/bin/bash", *exports, rlaunch]) + "\n"
+        written.append(_write_private(local, script,
                                       mode=0o700))
     return written
 

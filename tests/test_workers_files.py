@@ -41,3 +41,17 @@ def test_embedded_store_is_refused_for_cluster_files(tmp_path):
                             capture_output=True, text=True)
     assert result.returncode != 0 and "need a shared MongoDB" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_workers_of_one_campaign_take_only_its_fireworks(tmp_path):
+    """`mofgen workers --campaign NAME`: the FWorker's query names the campaign."""
+    from fireworks import FWorker
+
+    from mofgen.launchers.templates import write_worker_files
+
+    write_worker_files(tmp_path / "one", "mongodb://h/db", campaign="hmof1")
+    write_worker_files(tmp_path / "any", "mongodb://h/db")
+    one = FWorker.from_file(str(tmp_path / "one" / "fworker_cpu.yaml"))
+    anyone = FWorker.from_file(str(tmp_path / "any" / "fworker_cpu.yaml"))
+    assert one.query["spec.mofgen.campaign"] == "hmof1" and one.category == "cpu"
+    assert "spec.mofgen.campaign" not in anyone.query
