@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -109,25 +108,11 @@ def measure(target: str, n_docs: int, repeats: dict[str, int]) -> dict[str, floa
 
 
 def start_server(storage: Path) -> tuple[subprocess.Popen, str]:
-    from pymongo import MongoClient
-    from pymongo.errors import PyMongoError
+    """The test suite's SecantusDB starter (a test-only dependency, like this benchmark)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.conftest import start_secantus
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "secantus", "--host", "127.0.0.1", "--port", str(port),
-         "--storage-path", str(storage), "--log-level", "WARNING"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    uri = f"mongodb://127.0.0.1:{port}/"
-    for _ in range(300):
-        try:
-            MongoClient(uri, serverSelectionTimeoutMS=500).admin.command("ping")
-            return process, uri
-        except PyMongoError:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit("bench_backends: SecantusDB did not start (pip install -e '.[test]')")
+    return start_secantus(storage)
 
 
 def main() -> None:
