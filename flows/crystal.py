@@ -185,6 +185,7 @@ def retrain_screener(ctx: StageContext, training_ids: list[str]) -> dict[str, An
         held_out_fraction=config.settings.held_out_fraction, seed=config.seed)
     ids = [d["_id"] for d in docs]
     version = register_screener(db, model, parent, ids, report, campaign)
-    moved = finish_retrain(ctx, ids, {"model_version": version, "improved": report.improved})
+    moved = finish_retrain(ctx, ids, {"model_version": version,
+                                          "promoted": report.improved})
     return {"campaign": campaign, "parent": parent, "model_version": version,
             "retrained": moved, **report.as_dict()}

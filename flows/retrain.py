@@ -80,7 +80,7 @@ def retrain(ctx: StageContext, training_ids: list[str], maker: RetrainMaker) -> 
                          "replay_fraction": maker.replay_fraction,
                          "promotion": verdict, "unusable": unusable},
         metrics=metrics).id
-    moved = finish_retrain(ctx, training_ids, {"model_version": version, "improved": promoted})
+    moved = finish_retrain(ctx, training_ids, {"model_version": version, "promoted": promoted})
     return {"campaign": campaign, "parent": parent, "model_version": version,
             "promoted": promoted, "verdict": verdict, "training_structures": len(training_ids),
             "training_examples": len(entries), "replay_examples": len(replay),

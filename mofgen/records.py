@@ -94,7 +94,9 @@ class RetrainRecord(StageRecord):
     """The model version a structure's retraining produced (``retrain``)."""
 
     model_version: str
-    improved: bool | None = None  # screener versions: did the held-out error fall
+    # was the version promoted for use (a generator keeping its validity, a screener
+    # lowering the held-out error)
+    promoted: bool | None = None
 
 
 # ------------------------------------------------------------------------- crystal records
