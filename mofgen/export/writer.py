@@ -96,12 +96,13 @@ def selection_filter(
 
 def selected_ids(db, query: dict[str, Any]) -> list[str]:
     """The ids ``query`` selects, sorted (the order of every file)."""
+    from pymongo.errors import OperationFailure
+
     try:
         ids = [d["_id"] for d in db.structures.find(query, {"_id": 1})]
-    except Exception as exc:  # a malformed operator reaches the engine first
-        if type(exc).__name__ in ("OperationFailure", "NotImplementedError", "TypeError"):
-            raise InvalidInput(f"--query cannot be run: {exc}".splitlines()[0]) from None
-        raise
+    except (OperationFailure, NotImplementedError, TypeError) as exc:
+        # a malformed operator, or one the embedded engine does not implement
+        raise InvalidInput(f"--query cannot be run: {exc}".splitlines()[0]) from None
     return sorted(ids, key=str)
 
 
