@@ -27,6 +27,7 @@ from typing import Any
 from mofgen.errors import InvalidInput
 from mofgen.flows._stage import StageContext, StageMaker, finish_retrain
 from mofgen.flows.generate import current_generator
+from mofgen.records import STRAIN, get_path
 
 
 @dataclass
@@ -41,6 +42,9 @@ class RetrainMaker(StageMaker):
     diffusion_steps: int = 100
     min_validity: float = 0.30
     max_validity_drop: float = 0.10
+    # improvements measured by benchmarks/bench_discovery.py (README "Does learning help?")
+    weighting: str = "none"  # "strain": the most stable linkers repeated up to 4 times
+    prompts_from: str = "all"  # "campaign": prompts and size rule from the campaign's linkers
     seed: int = 0
 
     def run_campaign(self, ctx: StageContext, training_ids: list[str]) -> dict[str, Any]:
@@ -55,7 +59,7 @@ def retrain(ctx: StageContext, training_ids: list[str], maker: RetrainMaker) -> 
 
     db, campaign = ctx.db, ctx.campaign
     parent = current_generator(db, campaign)
-    entries, unusable = training_examples(db, training_ids)
+    entries, unusable = training_examples(db, training_ids, maker.weighting)
     if not entries:
         reasons = ", ".join(f"{k}: {v}" for k, v in sorted(unusable.items())) or "no linkers"
         raise InvalidInput(f"no linker of the training set is a usable example ({reasons})")
@@ -65,7 +69,8 @@ def retrain(ctx: StageContext, training_ids: list[str], maker: RetrainMaker) -> 
     epochs = maker.steps / math.ceil((len(entries) + len(replay)) / batch_size)
     config = TrainConfig(epochs=epochs, batch_size=batch_size, max_minutes=maker.max_minutes,
                          lr=maker.lr, seed=maker.seed)
-    model, stats = finetune(models.load(db, "generator", parent), entries + replay, config)
+    model, stats = finetune(models.load(db, "generator", parent), entries + replay, config,
+                            prompt_entries=entries if maker.prompts_from == "campaign" else None)
     model.version = None
     quality = registration_metrics(model, maker, [e.smiles for e in entries])
     parent_quality = parent_metrics(db, parent, maker)
@@ -73,11 +78,13 @@ def retrain(ctx: StageContext, training_ids: list[str], maker: RetrainMaker) -> 
     metrics = {k: float(v) for k, v in stats.items() if isinstance(v, (int, float))}
     metrics.update(quality)
     metrics.update({"promoted": float(promoted), "training_examples": len(entries),
+                    "distinct_training_linkers": len({e.name for e in entries}),
                     "replay_examples": len(replay), "unusable_linkers": sum(unusable.values())})
     version = register_generator(
         db, model, parent=parent, training_set_ids=training_ids, campaign=campaign,
         hyperparameters={"finetune": stats.get("config", {}),
                          "replay_fraction": maker.replay_fraction,
+                         "weighting": maker.weighting, "prompts_from": maker.prompts_from,
                          "promotion": verdict, "unusable": unusable},
         metrics=metrics).id
     moved = finish_retrain(ctx, training_ids, {"model_version": version, "promoted": promoted})
@@ -95,23 +102,34 @@ def replay_count(n_campaign: int, fraction: float, min_examples: int = 0) -> int
     return max(share, min_examples - n_campaign, 0) if fraction > 0 else 0
 
 
-def training_examples(db, training_ids: list[str]) -> tuple[list, dict[str, int]]:
+def training_examples(db, training_ids: list[str], weighting: str = "none"
+                      ) -> tuple[list, dict[str, int]]:
     """The training set's distinct linkers as examples, and how many linkers could not be
-    one, by reason."""
+    one, by reason. With ``weighting="strain"`` the examples are ranked by the lowest
+    strain of a MOF they are in and repeated 4, 3, 2 or 1 times by quartile of that rank,
+    so the most stable chemistry weighs most in fine-tuning."""
     from mofgen.generator.corpus import CorpusEntry
 
+    if weighting not in ("none", "strain"):
+        raise InvalidInput(f"retrain weighting {weighting!r}: must be 'none' or 'strain'")
     unusable: dict[str, int] = {}
 
     def skip(reason: str) -> None:
         unusable[reason] = unusable.get(reason, 0) + 1
 
     wanted: dict[str, str] = {}  # linker id -> smiles, one per distinct linker
-    for doc in db.structures.find({"_id": {"$in": training_ids}}, {"linkers": 1}):
+    strain: dict[str, float] = {}  # linker id -> lowest strain of a MOF it is in
+    for doc in db.structures.find({"_id": {"$in": training_ids}},
+                                  {"linkers": 1, STRAIN: 1}):
+        doc_strain = get_path(doc, STRAIN)
         for ref in doc.get("linkers", []):
+            linker_id = ref.get("linker_id")
+            if linker_id and doc_strain is not None:
+                strain[linker_id] = min(strain.get(linker_id, math.inf), doc_strain)
             if ref.get("smiles") in wanted.values():
                 continue
-            if ref.get("linker_id"):
-                wanted[ref["linker_id"]] = ref.get("smiles")
+            if linker_id:
+                wanted[linker_id] = ref.get("smiles")
             else:
                 skip("no generated linker recorded")
     found = {d["_id"]: d for d in db.linkers.find(
@@ -129,6 +147,10 @@ def training_examples(db, training_ids: list[str]) -> tuple[list, dict[str, int]
             entries.append(CorpusEntry(smiles=linker["smiles"], name=linker_id,
                                        anchor=linker["anchor"], symbols=entry["symbols"],
                                        coords=entry["coords"], n_fragment=entry["n_fragment"]))
+    if weighting == "strain" and entries:
+        entries.sort(key=lambda e: (strain.get(e.name, math.inf), e.name))
+        entries = [e for rank, e in enumerate(entries)
+                   for _ in range(4 - (4 * rank) // len(entries))]
     return entries, unusable
 
 

@@ -14,7 +14,7 @@ from mofgen.errors import InvalidInput
 
 def test_shipped_configs_use_sections():
     demo = load_config("demo")
-    assert demo.kind == "mof" and demo.settings.md_steps == 1000
+    assert demo.kind == "mof" and demo.settings.stability_protocol == "demo-avg"
     assert demo.model_dump()["mof"]["thresholds"]["retrain_min_stable"] == 2
     crystal = load_config("crystal-demo")
     assert crystal.settings.system == "Fe-Li-O"  # canonical order

@@ -149,18 +149,26 @@ def pretrain(entries: list[CorpusEntry], config: TrainConfig,
 
 
 def finetune(parent: GeneratorModel, entries: list[CorpusEntry], config: TrainConfig,
-             blend: float = 0.5, progress: Callable[[dict], None] | None = None
+             blend: float = 0.5, progress: Callable[[dict], None] | None = None,
+             prompt_entries: list[CorpusEntry] | None = None
              ) -> tuple[GeneratorModel, dict]:
     """A copy of ``parent`` trained further on ``entries`` (the campaign's good linkers).
 
     The size rule and the prompt pool move ``blend`` of the way to the new data, so longer
-    or shorter linkers in the fine-tuning set are also proposed more often.
+    or shorter linkers in the fine-tuning set are also proposed more often. With
+    ``prompt_entries`` (e.g. the campaign's linkers without the replayed corpus) they move
+    towards those instead: generation is then conditioned on the anchor geometries that
+    made stable MOFs, while the network still trains on everything.
     """
     data = usable(entries)
     if not data:
         raise InvalidInput("no usable fine-tuning molecules (need ditopic COO or cyano linkers)")
+    shaping = usable(prompt_entries) if prompt_entries else data
+    if not shaping:
+        shaping = data
     model = GeneratorModel(parent.hyperparameters, parent.size_rule.blend(
-        SizeRule.from_entries(data), blend), _blend_prompts(parent, data, blend, config.seed))
+        SizeRule.from_entries(shaping), blend),
+        _blend_prompts(parent, shaping, blend, config.seed))
     model.network.load_state_dict(parent.network.state_dict())
     stats = fit(model, data, config, progress)
     return model, {**stats, "config": asdict(config), "blend": blend}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from mofgen.documents import CampaignConfig, CampaignDoc, KindSettings, Stage, State
 from mofgen.kinds.base import (
@@ -52,7 +52,10 @@ class MofSettings(KindSettings):
     """The ``mof:`` section of a campaign config: thresholds and every code's settings."""
 
     thresholds: Thresholds = Field(default_factory=Thresholds)
-    md_steps: int = Field(default=2000, gt=0, le=10**8)  # LAMMPS NPT steps of 0.5 fs
+    # the validate stage's MD protocol: a preset of engines/lammps_md.py (README "Stability
+    # labels": demo-avg is the cheapest whose labels two seeds rank alike)
+    stability_protocol: str = "demo-avg"
+    md_steps: int | None = Field(default=None, gt=0, le=10**8)  # 0.5 fs; None: the protocol's
     gcmc_cycles: int = Field(default=1000, gt=0, le=10**7)  # RASPA2 production cycles
     temperature_K: float = Field(default=300.0, gt=0, le=2000)
     pressure_bar: float = Field(default=0.1, gt=0, le=1000)
@@ -68,11 +71,23 @@ class MofSettings(KindSettings):
     registration_samples: int = Field(default=64, ge=8, le=4096)  # per anchor
     min_validity: float = Field(default=0.30, ge=0, le=1)  # to promote a version
     max_validity_drop: float = Field(default=0.10, ge=0, le=1)  # below its parent's
+    # improvements the discovery benchmark measures (README "Does learning help?")
+    retrain_weighting: Literal["none", "strain"] = "none"  # strain: stable linkers count more
+    retrain_prompts: Literal["all", "campaign"] = "all"  # campaign: prompts from its linkers
     # simulate and adsorb the stable structures (off: a stability-only campaign)
     run_simulation: bool = True
     fidelity: Literal["mlip", "dft"] = "mlip"
     linkers_per_batch: int = Field(default=16, gt=0, le=4096)
     anchors: list[Literal["COO", "cyano"]] = Field(default_factory=lambda: ["COO", "cyano"])
+
+    @field_validator("stability_protocol")
+    @classmethod
+    def _known_protocol(cls, name: str) -> str:
+        from mofgen.engines.lammps_md import PRESETS
+
+        if name not in PRESETS:
+            raise ValueError(f"unknown stability protocol {name!r} (known: {', '.join(PRESETS)})")
+        return name
 
 
 class MofPolicy(Policy):
@@ -193,9 +208,10 @@ class MofKind(CampaignKind):
         relax = (Cp2kRelaxation() if s.fidelity == "dft"
                  else ChgnetRelaxation(steps=s.relax_steps))
         makers: dict[str, Any] = {
-            "validate": ValidateMaker(md=NptStability(
-                steps=s.md_steps, temperature_K=s.temperature_K,
-                stable_strain=t.stable_strain, reject_strain=t.retrain_strain)),
+            "validate": ValidateMaker(md=NptStability.from_preset(
+                s.stability_protocol, temperature_K=s.temperature_K,
+                stable_strain=t.stable_strain, reject_strain=t.retrain_strain,
+                **({"steps": s.md_steps} if s.md_steps else {}))),
             "simulate": SimulateMaker(relax=relax, pores=PoreAnalysis(
                 probe_radius_A=t.min_pore_diameter_A / 2)),
             "adsorb": AdsorbMaker(gcmc=GcmcAdsorption(
@@ -214,7 +230,8 @@ class MofKind(CampaignKind):
             replay_fraction=s.replay_fraction, min_examples=s.retrain_min_examples,
             registration_samples=s.registration_samples,
             diffusion_steps=s.diffusion_steps, min_validity=s.min_validity,
-            max_validity_drop=s.max_validity_drop, seed=config.seed)
+            max_validity_drop=s.max_validity_drop, weighting=s.retrain_weighting,
+            prompts_from=s.retrain_prompts, seed=config.seed)
         return makers
 
     def policy(self, db, campaign: str, config: CampaignConfig) -> MofPolicy:
