@@ -47,7 +47,7 @@ def _real_records(structure: Structure, workdir) -> dict:
     from mofgen.records import MofAdsorbRecord, MofSimulateRecord, MofValidateRecord
 
     ctx = SimpleNamespace(workdir=workdir / "md")
-    md = NptStability.from_preset("demo-avg", steps=200, minimize_steps=50)
+    md = NptStability.from_preset("demo-avg", steps=100, minimize_steps=0)
     validate = ValidateMaker(md=md).compute({"structure": structure.as_dict()}, ctx).record
     charges = ChargeEquilibration().run(structure, workdir / "qeq")
     charged = structure.copy()
@@ -56,7 +56,7 @@ def _real_records(structure: Structure, workdir) -> dict:
         charged, workdir / "zeo")
     simulate = {"charges": charges.model_dump(mode="json", exclude={"structure"}),
                 "structure": charged.as_dict(), "pores": pores.model_dump(mode="json")}
-    gcmc = GcmcAdsorption(cycles=30, init_cycles=10, print_every=10)
+    gcmc = GcmcAdsorption(cycles=10, init_cycles=5, print_every=5)
     adsorb = AdsorbMaker(gcmc=gcmc).compute({"structure": structure.as_dict(),
                                              "simulate": simulate},
                                             SimpleNamespace(workdir=workdir / "gcmc")).record
@@ -179,14 +179,14 @@ def test_record_carries_every_field_with_units(store, exported):
     assert "TraPPE" in sim["force_field"]["adsorbate"]
     assert sim["force_field"]["tail_corrections"] is False
     assert sim["cutoff"]["value"] == 12.8 and sim["cutoff"]["unit"] == "Å"
-    assert (sim["cycles"], sim["init_cycles"]) == (30, 10)
+    assert (sim["cycles"], sim["init_cycles"]) == (10, 5)
     assert sim["charges_used"] and sim["charges_method"] == charges["method"]
     assert sim["conditions_source"] == "record" and sim["software_version"].startswith("RASPA2")
     assert ads["adsorbent"]["hashkey"] == r["content_hash"]["value"]
 
     # stability: protocol and result; one replica here, so no spread
     stab = r["stability"]
-    assert stab["protocol_name"] == "demo-avg" and stab["protocol"]["steps"] == 200
+    assert stab["protocol_name"] == "demo-avg" and stab["protocol"]["steps"] == 100
     assert stab["strain"]["value"] == doc["validate"]["strain"]
     assert stab["strain"]["unit"] == "1" and stab["strain"]["uncertainty"] is None
     assert stab["temperature"]["unit"] == "K" and stab["timestep"]["unit"] == "fs"
@@ -211,6 +211,22 @@ def test_record_carries_every_field_with_units(store, exported):
     assert lin["parent_linkers"][0]["smiles"] == doc["linkers"][0]["smiles"]
     assert lin["parent_linkers"][0]["linker_id"] == doc["linkers"][0]["linker_id"]
     assert lin["software_versions"]["lammps"] == ["2024.8"]
+
+    # the OPTIMADE entry carries the ID and the headline numbers as provider fields
+    from optimade.models import StructureResource
+
+    entries = [json.loads(x) for x in
+               exported.files[0]["optimade.jsonl"].decode().splitlines()[1:]]
+    entry = next(e for e in entries if e["id"] == store.full)
+    StructureResource(**entry)
+    attrs = entry["attributes"]
+    assert attrs["_mofgen_record_id"] == r["id"]
+    assert attrs["_mofgen_charge_method"] == charges["method"]
+    assert attrs["_mofgen_lcd_A"] == pores["lcd"]["value"]
+    assert attrs["_mofgen_probe_radius_A"] == 1.65
+    assert attrs["_mofgen_pore_volume_cm3_per_g"] == pores["pore_volume_gravimetric"]["value"]
+    assert attrs["_mofgen_adsorption_temperature_K"] == 300.0
+    assert attrs["_mofgen_co2_uptake_error_mol_per_kg"] == point["total_adsorption_uncertainty"]
 
 
 def test_replica_uncertainties_are_exported(store, tmp_path):

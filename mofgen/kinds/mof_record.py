@@ -567,12 +567,10 @@ def mof_record(doc: dict[str, Any], context: ExportContext, cif_file: str) -> Mo
 def provider_fields(doc: dict[str, Any]) -> dict[str, Any]:
     """OPTIMADE provider fields beyond the original three (units in the names); the
     writer drops ``None`` values."""
-    from mofgen.export.record import content_hash as digest_of
-
     pores = get_path(doc, "simulate.pores") or {}
     adsorb = doc.get("adsorb") or {}
     return {
-        "id_hash": content_id(digest_of(Structure.from_dict(doc["structure"]))),
+        "record_id": content_id(content_hash(Structure.from_dict(doc["structure"]))),
         "charge_method": get_path(doc, "simulate.charges.method"),
         "probe_radius_A": pores.get("probe_radius_A"),
         "lcd_A": pores.get("lcd_A"),
