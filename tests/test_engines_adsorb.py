@@ -37,6 +37,13 @@ def test_zeopp_hmof0_is_porous(hmof0, tmp_path):
     assert 10.0 < result.lcd_A < 13.0 and 6.5 < result.pld_A < 9.0
     assert 0.3 < result.void_fraction < 0.6
     assert result.asa_m2_per_g > 2000
+    # pore volume (Zeo++ -vol AV): the same accessible volume per cell and per mass as
+    # the void fraction, to the 4-6 digits Zeo++ prints
+    assert result.pore_volume_A3 == pytest.approx(result.void_fraction * hmof0.volume,
+                                                  rel=2e-3)
+    assert result.pore_volume_cm3_per_g == pytest.approx(
+        result.void_fraction / result.density_g_per_cm3, rel=2e-3)
+    assert 0.4 < result.pore_volume_cm3_per_g < 1.0
 
 
 def test_zeopp_rejects_dense_structure(dense, tmp_path):

@@ -30,11 +30,17 @@ from mofgen.engines._tools import (
     workdir_for,
     write_p1_cif,
 )
-from mofgen.engines.results import AdsorptionResult, Status
+from mofgen.engines.results import AdsorptionResult, ForceFieldInfo, Status
 
 TOOL = "raspa2"
 FF_FILES = ("force_field.def", "force_field_mixing_rules.def", "pseudo_atoms.def")
 ADSORBATES = ("CO2", "N2")
+# what the shipped definition files hold (MOFA's files, mofgen/data/raspa): UFF framework
+# Lennard-Jones (Rappé et al., JACS 1992, 114, 10024), TraPPE CO2 and N2 (Potoff &
+# Siepmann, AIChE J. 2001, 47, 1676); mixing rule and truncation are read from the files
+FRAMEWORK_LJ = "UFF (Rappé et al. 1992)"
+ADSORBATE_MODELS = {"CO2": "TraPPE rigid 3-site (Potoff & Siepmann 2001)",
+                    "N2": "TraPPE rigid 3-site (Potoff & Siepmann 2001)"}
 
 
 @dataclass
@@ -63,6 +69,27 @@ class GcmcAdsorption:
                                "unit cells of framework")
 
 
+def force_field_info(adsorbate: str = "CO2", charges: bool = True) -> ForceFieldInfo:
+    """The force field of a GCMC run with the shipped files: mixing rule, truncation and
+    tail corrections as ``force_field_mixing_rules.def`` sets them."""
+    with resources.as_file(resources.files("mofgen") / "data" / "raspa"
+                           / "force_field_mixing_rules.def") as path:
+        lines = [line.strip() for line in Path(path).read_text().splitlines()]
+
+    def after(comment: str) -> str:
+        return lines[lines.index(comment) + 1]
+
+    return ForceFieldInfo(
+        framework=FRAMEWORK_LJ,
+        adsorbate=ADSORBATE_MODELS.get(adsorbate, f"{adsorbate}.def"),
+        mixing_rule=after("# general mixing rule for Lennard-Jones"),
+        potential=after("# general rule for shifted vs truncated"),
+        tail_corrections=after("# general rule tailcorrections").lower() == "yes",
+        electrostatics="Ewald (framework charges from the CIF)" if charges else "none",
+        source="mofgen/data/raspa (MOFA's RASPA2 files)",
+    )
+
+
 def run_gcmc(
     structure: Structure,
     calc: GcmcAdsorption | None = None,
@@ -85,6 +112,7 @@ def run_gcmc(
         pressure_bar=m.pressure_bar, cycles=m.cycles, init_cycles=init, unit_cells=cells,
         cutoff_A=m.cutoff_A, charges_used=m.use_charges,
         software_version=f"RASPA2 {package_version('RASPA2')}",
+        force_field=force_field_info(m.adsorbate, m.use_charges),
     )
     if charges is None and "charge" in structure.site_properties:
         charges = structure.site_properties["charge"]

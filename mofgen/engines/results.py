@@ -17,7 +17,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from pymatgen.core import Structure
 
 
@@ -135,9 +135,29 @@ class PoreResult(EngineResult):
     lcd_free_path_A: float | None = Field(None, description="largest included sphere on free path")
     asa_A2: float | None = Field(None, description="probe-accessible surface area per cell")
     asa_m2_per_g: float | None = None
-    void_fraction: float | None = Field(None, description="probe-occupiable accessible fraction")
+    void_fraction: float | None = Field(
+        None, description="accessible volume fraction: Zeo++ -vol AV_Volume_fraction, the part "
+                          "of the cell the probe centre reaches through channels")
+    pore_volume_A3: float | None = Field(
+        None, description="accessible volume per cell (Zeo++ -vol AV_A^3), Å^3")
+    pore_volume_cm3_per_g: float | None = Field(
+        None, description="accessible volume per framework mass (Zeo++ -vol AV_cm^3/g)")
     density_g_per_cm3: float | None = None
     accessible: bool = Field(False, description="probe percolates through the framework")
+
+
+class ForceFieldInfo(BaseModel):
+    """The GCMC force field a run used, as its RASPA2 definition files set it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    framework: str = Field(..., description="framework Lennard-Jones parameters")
+    adsorbate: str = Field(..., description="adsorbate model")
+    mixing_rule: str = Field(..., description="Lennard-Jones cross terms")
+    potential: str = Field(..., description="truncated or shifted at the cutoff")
+    tail_corrections: bool
+    electrostatics: str = Field(..., description="Ewald with framework charges, or none")
+    source: str = Field(..., description="where the definition files come from")
 
 
 class AdsorptionResult(EngineResult):
@@ -161,3 +181,4 @@ class AdsorptionResult(EngineResult):
     cutoff_A: float = 12.8
     charges_used: bool = True
     framework_density_kg_per_m3: float | None = None
+    force_field: ForceFieldInfo | None = Field(None, description="None on older records")

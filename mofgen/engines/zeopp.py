@@ -1,10 +1,15 @@
 """Simulate stage, pores: Zeo++ (through pyzeo) geometry and the porosity screen.
 
 Reports the largest cavity (LCD) and pore-limiting (PLD) diameters, the probe-accessible
-surface area and the probe-occupiable accessible void fraction, and whether a CO2-sized
+surface area, the accessible pore volume and void fraction, and whether a CO2-sized
 probe (radius 1.65 Å, kinetic diameter 3.3 Å) percolates through the framework. A
 framework with no channel for the probe cannot adsorb in GCMC and is rejected before it.
 pyzeo is C++ that prints to stdout and can crash the interpreter, so it runs in a child.
+
+The pore volume is Zeo++'s accessible volume (AV, ``network -vol``): the volume the probe
+*centre* reaches through channels (Ongari et al., Langmuir 2017, 33, 14529). pyzeo does not
+expose ``-volpo`` (the probe-occupiable volume, POAV, which is larger by the probe's reach
+into the walls), so that is not reported.
 """
 
 from __future__ import annotations
@@ -104,6 +109,8 @@ def _child_main(cif: str, probe: float, sa_samples: int, vol_samples: int) -> in
         "asa_A2": _field(sa, "ASA_A^2"),
         "asa_m2_per_g": _field(sa, "ASA_m^2/g"),
         "void_fraction": _field(vol, "AV_Volume_fraction"),
+        "pore_volume_A3": _field(vol, "AV_A^3"),
+        "pore_volume_cm3_per_g": _field(vol, "AV_cm^3/g"),
         "density_g_per_cm3": _field(sa, "Density"),
         "accessible": channels > 0,
     }

@@ -8,6 +8,9 @@
     out/cif/<id>.cif         final geometry (relaxed when simulated), `_atom_site_charge`
     out/optimade.jsonl       OPTIMADE JSON Lines: header line, then one structures entry
                              per line, each validated with optimade-python-tools' models
+    out/records.jsonl        one database record per structure for kinds that have them
+                             (MOF: charges, pores, adsorption, stability, validity,
+                             lineage, content-hash ID), every field in the README
     out/<kind's files>       e.g. references.json: the phases that define a crystal hull
 
 The campaign's kind (:mod:`mofgen.kinds`) adds its provider fields to the OPTIMADE
@@ -15,7 +18,8 @@ entries, its units and facts to the metadata, its files and its README section.
 Re-exporting the same data gives byte-identical files (see :mod:`.writer`).
 
 Modules: :mod:`.writer` (selection, streaming, files, metadata), :mod:`.cif`,
-:mod:`.optimade`, :mod:`.readme`, and :mod:`.queries` (maggma/pymongo query helpers).
+:mod:`.optimade`, :mod:`.readme`, :mod:`.record` (content hash, quantities, field
+glossary) and :mod:`.queries` (maggma/pymongo query helpers).
 """
 
 from mofgen.export.cif import cif_text, final_structure

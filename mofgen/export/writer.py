@@ -1,5 +1,9 @@
 """Writing an export: selection, streaming in ``_id`` order, files, checksums, metadata.
 
+Kinds with database records (``CampaignKind.export_record_model``) also get
+``records.jsonl``: one typed record per structure (:mod:`.record`), documented field by
+field in the README.
+
 Re-exporting the same data gives byte-identical files: documents are written in ``_id``
 order with sorted keys, and no file records the time of the export (the newest
 ``updated_at`` of the exported documents stands in for it). Memory stays bounded: ids
@@ -21,13 +25,14 @@ from mofgen.errors import InvalidInput
 from mofgen.export.cif import cif_text, final_structure, safe_name
 from mofgen.export.optimade import header, optimade_entry
 from mofgen.export.readme import readme
+from mofgen.export.record import ExportContext, check_licence, check_release
 from mofgen.kinds import get_kind
 from mofgen.querysafety import check_query
 
-FORMATS = ("cif", "jsonl", "optimade")
+FORMATS = ("cif", "jsonl", "optimade", "records")
 DEFAULT_LICENCE = "CC-BY-4.0"
 BATCH = 200  # documents fetched per round trip (bounded memory on 100 000 structures)
-CORE_FILES = ("structures.jsonl", "optimade.jsonl")
+CORE_FILES = ("structures.jsonl", "optimade.jsonl", "records.jsonl")
 
 
 @dataclass
@@ -94,16 +99,29 @@ def selection_filter(
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
-def selected_ids(db, query: dict[str, Any]) -> list[str]:
-    """The ids ``query`` selects, sorted (the order of every file)."""
+def _utc(value: Any) -> dt.datetime | None:
+    if not isinstance(value, dt.datetime):
+        return None
+    return value.replace(tzinfo=value.tzinfo or dt.timezone.utc)
+
+
+def selection(db, query: dict[str, Any]) -> tuple[list[str], dt.datetime | None]:
+    """The ids ``query`` selects, sorted (the order of every file), and the newest
+    ``updated_at`` among them (the data's date: the default release)."""
     from pymongo.errors import OperationFailure
 
     try:
-        ids = [d["_id"] for d in db.structures.find(query, {"_id": 1})]
+        found = list(db.structures.find(query, {"_id": 1, "updated_at": 1}))
     except (OperationFailure, NotImplementedError, TypeError) as exc:
         # a malformed operator, or one the embedded engine does not implement
         raise InvalidInput(f"--query cannot be run: {exc}".splitlines()[0]) from None
-    return sorted(ids, key=str)
+    times = [t for t in (_utc(d.get("updated_at")) for d in found) if t is not None]
+    return sorted((d["_id"] for d in found), key=str), max(times, default=None)
+
+
+def selected_ids(db, query: dict[str, Any]) -> list[str]:
+    """The ids ``query`` selects, sorted (the order of every file)."""
+    return selection(db, query)[0]
 
 
 def iter_documents(db, ids: list[str]):
@@ -159,23 +177,35 @@ def export_campaign(
     min_state: str | None = None,
     query: str | dict[str, Any] | None = None,
     licence: str = DEFAULT_LICENCE,
+    release: str | None = None,
 ) -> ExportReport:
     """Write the open-database export of ``campaign`` into ``out`` (replacing earlier files).
 
-    Raises :class:`~mofgen.errors.NotFound` for an unknown campaign and
-    :class:`~mofgen.errors.InvalidInput` for a bad format list, state or query.
+    ``release`` labels the records (default: the UTC date of the newest exported data,
+    ``YYYY.MM.DD``, so re-exporting unchanged data gives the same files). Raises
+    :class:`~mofgen.errors.NotFound` for an unknown campaign and
+    :class:`~mofgen.errors.InvalidInput` for a bad format list, state, query, release or
+    licence.
     """
     from mofgen.campaigns import get_campaign
 
     fmts = parse_formats(formats)
     parsed_query = parse_query(query)
+    licence = check_licence(licence)
+    if release is not None:
+        check_release(release)
     camp = get_campaign(db, campaign)
     kind = get_kind(camp.kind)
+    record_model = kind.export_record_model()
+    if record_model is None:  # this kind publishes no database records
+        fmts = [f for f in fmts if f != "records"]
     filt = selection_filter(campaign, min_state, parsed_query, kind.ladder_states())
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InvalidInput(f"--out {out} is a file; give a directory")
-    ids = selected_ids(db, filt)  # a query the store cannot run fails before any file
+    ids, newest = selection(db, filt)  # a query the store cannot run fails before any file
+    release = release or (newest.strftime("%Y.%m.%d") if newest else "unreleased")
+    context = ExportContext(campaign=camp, release=release, licence=licence, db=db)
     out.mkdir(parents=True, exist_ok=True)
     _clear(out)
     if "cif" in fmts:
@@ -183,19 +213,18 @@ def export_campaign(
 
     jsonl = (out / "structures.jsonl").open("w") if "jsonl" in fmts else None
     opt = (out / "optimade.jsonl").open("w") if "optimade" in fmts else None
+    records = (out / "records.jsonl").open("w") if "records" in fmts else None
     states: dict[str, int] = {}
-    newest: dt.datetime | None = None
     try:
         if opt is not None:
             _write_json_line(opt, header())
         for doc in iter_documents(db, ids):
             states[doc["state"]] = states.get(doc["state"], 0) + 1
-            updated = doc.get("updated_at")
-            if isinstance(updated, dt.datetime):
-                updated = updated.replace(tzinfo=updated.tzinfo or dt.timezone.utc)
-                newest = updated if newest is None or updated > newest else newest
             if jsonl is not None:
                 _write_json_line(jsonl, document_record(doc))
+            if records is not None:
+                _write_json_line(records, kind.export_record(
+                    doc, context, f"cif/{safe_name(doc['_id'])}.cif"))
             if "cif" in fmts or opt is not None:
                 structure, _ = final_structure(doc)
                 if "cif" in fmts:
@@ -205,7 +234,7 @@ def export_campaign(
                     _write_json_line(opt, optimade_entry(doc, structure,
                                                          kind.export_fields(doc)))
     finally:
-        for handle in (jsonl, opt):
+        for handle in (jsonl, opt, records):
             if handle is not None:
                 handle.close()
 
@@ -223,6 +252,7 @@ def export_campaign(
         "status": camp.status,
         "config": jsonable(camp.config.model_dump(mode="json")),
         "licence": licence,
+        "release": release,
         "selection": {"filter": jsonable(filt), "min_state": min_state},
         "count": len(ids),
         "states": dict(sorted(states.items())),
@@ -234,9 +264,11 @@ def export_campaign(
         "schema": "structures.jsonl lines are mofgen.documents.StructureDoc (JSON mode)",
     }
     (out / "metadata.json").write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
-    (out / "README.md").write_text(readme(metadata, kind.export_readme(metadata)))
+    (out / "README.md").write_text(readme(metadata, kind.export_readme(metadata),
+                                          record_model if "records" in fmts else None))
     return report
 
 
 __all__ = ["DEFAULT_LICENCE", "FORMATS", "ExportReport", "document_record", "export_campaign",
-           "iter_documents", "parse_formats", "parse_query", "selected_ids", "selection_filter"]
+           "iter_documents", "parse_formats", "parse_query", "selected_ids", "selection",
+           "selection_filter"]

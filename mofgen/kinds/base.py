@@ -26,7 +26,10 @@ from mofgen.documents import (
 from mofgen.records import get_path
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from mofgen.documents import CampaignDoc
+    from mofgen.export.record import ExportContext
     from mofgen.policy import Policy
 
 IndexSpec = list[tuple[str, int]]
@@ -247,6 +250,17 @@ class CampaignKind(ABC):
     def export_metadata(self, campaign: CampaignDoc) -> dict[str, Any]:
         """Kind-specific entries of an export's ``metadata.json`` (units, references, …)."""
         return {"units": {c.key: c.unit for c in self.columns if c.unit}}
+
+    def export_record_model(self) -> type[BaseModel] | None:
+        """The model of this kind's database records (``records.jsonl``; the README's field
+        table is generated from it), or ``None``: the kind writes no records."""
+        return None
+
+    def export_record(self, doc: dict[str, Any], context: ExportContext,
+                      cif_file: str) -> dict[str, Any]:
+        """One structure's database record as JSON (aliases as keys, ``None`` kept), an
+        instance of :meth:`export_record_model`; ``cif_file`` is its CIF in the export."""
+        raise NotImplementedError(f"{self.name} campaigns publish no database records")
 
     def export_files(self, campaign: CampaignDoc) -> dict[str, str]:
         """Extra files of an export, relative name → text (e.g. the hull's references)."""

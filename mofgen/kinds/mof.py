@@ -295,9 +295,23 @@ class MofKind(CampaignKind):
         )
 
     def export_fields(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """Flat OPTIMADE provider fields, units in the names; the full, documented record
+        of each structure is in ``records.jsonl`` (:mod:`mofgen.kinds.mof_record`)."""
+        from mofgen.kinds.mof_record import provider_fields
+
         return {"strain": get_path(doc, STRAIN),
                 "co2_uptake_mol_per_kg": get_path(doc, CO2_UPTAKE),
-                "linker_smiles": _linker_smiles(doc)}
+                "linker_smiles": _linker_smiles(doc), **provider_fields(doc)}
+
+    def export_record_model(self):
+        from mofgen.kinds.mof_record import MofRecord
+
+        return MofRecord
+
+    def export_record(self, doc: dict[str, Any], context, cif_file: str) -> dict[str, Any]:
+        from mofgen.kinds.mof_record import mof_record
+
+        return mof_record(doc, context, cif_file).model_dump(mode="json", by_alias=True)
 
     def export_metadata(self, campaign: CampaignDoc) -> dict[str, Any]:
         return {"units": {
