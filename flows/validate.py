@@ -73,7 +73,8 @@ def replica_record(runs: list[StabilityResult], md: NptStability, z: float) -> d
     first, last = runs[0], runs[-1]
     record = first.model_dump(mode="json", exclude=_DROPPED)
     strains = [r.strain for r in runs if r.strain is not None]
-    record.update(replicas=len(runs), replica_seeds=[r.protocol.get("seed") for r in runs],
+    seeds = [r.protocol.get("seed") for r in runs] if md.initial_velocities else []
+    record.update(replicas=len(runs), replica_seeds=seeds,
                   strain_replicas=strains, confidence_z=z,
                   wall_time_s=sum(r.wall_time_s for r in runs),
                   timings_s={k: sum(r.timings_s.get(k, 0.0) for r in runs)

@@ -82,7 +82,8 @@ class MofValidateRecord(StageRecord, StabilityResult):
                           "e = R0^-1 R1 - I), mean over the replicas; None if one collapsed")
     replicas: int = Field(1, description="independent MD runs (velocity seeds) averaged")
     replica_seeds: list[int] = Field(
-        default_factory=list, description="LAMMPS velocity seed of each replica, in order")
+        default_factory=list, description="LAMMPS velocity seed of each replica, in order "
+                                          "(empty when atoms start at rest)")
     strain_replicas: list[float] = Field(
         default_factory=list, description="strain of each replica (dimensionless), in order")
     strain_std: float | None = Field(
