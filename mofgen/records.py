@@ -28,8 +28,11 @@ from mofgen.engines.results import (
 # ------------------------------------------------------------------------- field paths
 # MOF campaigns
 STRAIN = "validate.strain"  # dimensionless, max |eigenvalue| of the Lagrangian strain
+STRAIN_SEM = "validate.strain_sem"  # standard error of the replica mean; None for one
+STRAIN_UPPER = "validate.strain_upper"  # strain + z·sem: the confidence-bound ranking
 CO2_UPTAKE = "adsorb.co2_uptake"  # mol/kg at the campaign's T and P
-CO2_UPTAKE_ERROR = "adsorb.co2_uptake_error"  # mol/kg, RASPA2 block average
+CO2_UPTAKE_ERROR = "adsorb.co2_uptake_error"  # mol/kg, standard error (replicas, blocks)
+CO2_UPTAKE_LOWER = "adsorb.co2_uptake_lower"  # mol/kg, uptake − z·error
 HEAT_OF_ADSORPTION = "adsorb.heat_of_adsorption_kJ_per_mol"
 LCD = "simulate.pores.lcd_A"
 PLD = "simulate.pores.pld_A"
@@ -65,10 +68,33 @@ def get_path(doc: dict[str, Any], path: str) -> Any:
 class MofValidateRecord(StageRecord, StabilityResult):
     """UFF4MOF NPT MD in LAMMPS (``validate``): the lattice strain decides stability.
 
-    Kept on rejects too: structures below the retraining strain still feed retraining.
+    With ``replicas`` > 1 the stage ran that many MD runs differing only in the velocity
+    seed: ``strain``, ``stable``, ``strain_last_frame`` and ``volume_change`` are means over
+    the replicas (the decision is on the mean); cells, structures, trajectory and typing are
+    the first replica's; wall times are summed. Kept on rejects too: structures below the
+    retraining strain still feed retraining.
     """
 
     model_config = StageRecord.model_config  # strict, whatever the engine result allows
+
+    strain: float | None = Field(
+        None, description="lattice strain (dimensionless: max |eigenvalue| of 0.5(e+e^T), "
+                          "e = R0^-1 R1 - I), mean over the replicas; None if one collapsed")
+    replicas: int = Field(1, description="independent MD runs (velocity seeds) averaged")
+    replica_seeds: list[int] = Field(
+        default_factory=list, description="LAMMPS velocity seed of each replica, in order "
+                                          "(empty when atoms start at rest)")
+    strain_replicas: list[float] = Field(
+        default_factory=list, description="strain of each replica (dimensionless), in order")
+    strain_std: float | None = Field(
+        None, description="sample std (n-1) of the replica strains; None for one replica")
+    strain_sem: float | None = Field(
+        None, description="standard error of the mean strain, std/sqrt(n); None for one")
+    strain_upper: float | None = Field(
+        None, description="strain + confidence_z * strain_sem, the pessimistic strain the "
+                          "confidence-bound ranking sorts by; = strain for one replica")
+    confidence_z: float | None = Field(
+        None, description="normal quantile of strain_upper (1.645: one-sided 95 %)")
 
 
 class MofSimulateRecord(StageRecord):
@@ -82,12 +108,35 @@ class MofSimulateRecord(StageRecord):
 
 
 class MofAdsorbRecord(StageRecord, AdsorptionResult):
-    """RASPA2 GCMC (``adsorb``); ``co2_uptake`` is the indexed name of DESIGN §2 (mol/kg)."""
+    """RASPA2 GCMC (``adsorb``); ``co2_uptake`` is the indexed name of DESIGN §2 (mol/kg).
+
+    With ``replicas`` > 1 the stage ran that many GCMC runs differing only in RASPA2's
+    ``RandomSeed``; the engine's numbers (``uptake_*``, heat of adsorption) are replica
+    means, their RASPA2 errors (95 % half-widths) combined as sqrt(Σ e_i²)/n.
+    """
 
     model_config = StageRecord.model_config  # strict, whatever the engine result allows
 
-    co2_uptake: float | None = None
-    co2_uptake_error: float | None = None
+    co2_uptake: float | None = Field(
+        None, description="CO2 absolute loading, mol/kg, mean over the replicas")
+    co2_uptake_error: float | None = Field(
+        None, description="standard error of co2_uptake, mol/kg: the larger of the replica "
+                          "spread (std/sqrt(n)) and the replicas' block standard errors "
+                          "propagated to the mean (sqrt(Σ s_i²)/n)")
+    co2_uptake_lower: float | None = Field(
+        None, description="co2_uptake - confidence_z * co2_uptake_error, mol/kg: the "
+                          "cautious uptake the confidence-bound ranking sorts by")
+    co2_uptake_replicas: list[float] = Field(
+        default_factory=list, description="CO2 uptake of each replica, mol/kg, in order")
+    co2_uptake_replica_errors: list[float] = Field(
+        default_factory=list, description="block standard error of each replica, mol/kg")
+    co2_uptake_sem: float | None = Field(
+        None, description="std(n-1)/sqrt(n) of the replica uptakes, mol/kg; None for one")
+    replicas: int = Field(1, description="independent GCMC runs (RASPA2 seeds) averaged")
+    replica_seeds: list[int] = Field(
+        default_factory=list, description="RASPA2 RandomSeed of each replica, in order")
+    confidence_z: float | None = Field(
+        None, description="normal quantile of co2_uptake_lower (1.645: one-sided 95 %)")
 
 
 class RetrainRecord(StageRecord):
@@ -127,9 +176,10 @@ class CrystalSimulateRecord(StageRecord):
 
 
 __all__ = [
-    "CO2_UPTAKE", "CO2_UPTAKE_ERROR", "CRYSTAL_KEY", "E_ABOVE_HULL", "FORMATION_ENERGY",
-    "HEAT_OF_ADSORPTION", "LCD", "NEAR_HULL", "PLD", "PREDICTED_FORMATION_ENERGY",
-    "RELAXED_ENERGY", "RELAXED_STRUCTURE", "RELAX_METHOD", "SCREEN_METHOD",
-    "STRAIN", "CrystalSimulateRecord", "CrystalValidateRecord", "MofAdsorbRecord",
-    "MofSimulateRecord", "MofValidateRecord", "RetrainRecord", "finished", "get_path",
+    "CO2_UPTAKE", "CO2_UPTAKE_ERROR", "CO2_UPTAKE_LOWER", "CRYSTAL_KEY", "E_ABOVE_HULL",
+    "FORMATION_ENERGY", "HEAT_OF_ADSORPTION", "LCD", "NEAR_HULL", "PLD",
+    "PREDICTED_FORMATION_ENERGY", "RELAXED_ENERGY", "RELAXED_STRUCTURE", "RELAX_METHOD",
+    "SCREEN_METHOD", "STRAIN", "STRAIN_SEM", "STRAIN_UPPER", "CrystalSimulateRecord",
+    "CrystalValidateRecord", "MofAdsorbRecord", "MofSimulateRecord", "MofValidateRecord",
+    "RetrainRecord", "finished", "get_path",
 ]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import re
+import shutil
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
@@ -151,6 +152,38 @@ class NptStability:
     def run(self, structure: Structure, workdir: Path | str | None = None) -> StabilityResult:
         return run_stability(structure, self, workdir)
 
+    def replica_seed(self, index: int) -> int:
+        """Velocity seed of replica ``index``: ``seed + index``, kept in LAMMPS's range."""
+        return (self.seed - 1 + index) % (2**31 - 1) + 1
+
+    def run_replicas(self, structure: Structure, workdir: Path | str | None = None,
+                     replicas: int = 1) -> list[StabilityResult]:
+        """``replicas`` independent NPT runs that differ only in the velocity seed.
+
+        Replica ``i`` uses :meth:`replica_seed` ``(i)`` and runs in ``workdir/replica-i``
+        (a single replica runs in ``workdir`` itself); the structure is typed once. The
+        runs stop at the first one without a strain (a tool failure or a collapse): that
+        outcome decides the structure whatever the others would say.
+        """
+        if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
+            raise InvalidInput(f"stability replicas={replicas!r}: must be an integer >= 1")
+        if replicas > 1 and not self.initial_velocities:
+            raise InvalidInput(f"stability protocol {self.preset!r} starts atoms at rest: its "
+                               "replicas would not differ (set initial_velocities)")
+        if replicas == 1:
+            return [self.run(structure, workdir)]
+        base = workdir_for(workdir, "md")
+        results: list[StabilityResult] = []
+        typed: TypedSystem | None = None
+        for i in range(replicas):
+            calc = replace(self, seed=self.replica_seed(i))
+            result, typed = _run(structure, calc, workdir_for(base / f"replica-{i}", "md"),
+                                 typed)
+            results.append(result)
+            if result.strain is None:
+                break
+        return results
+
     def check_size(self, structure: Structure) -> None:
         """:class:`~mofgen.engines._tools.TooManyAtoms` if the MD supercell is too big."""
         check_supercell(TOOL, structure, self.cutoff_A, self.max_atoms, "MD supercell")
@@ -257,12 +290,18 @@ def averaged_strain(cell0: np.ndarray, samples: list[tuple[int, np.ndarray]], st
 
 
 def run_stability(
-    structure: Structure, maker: NptStability | None = None, workdir: Path | str | None = None
+    structure: Structure, maker: NptStability | None = None, workdir: Path | str | None = None,
+    typed: TypedSystem | None = None,
 ) -> StabilityResult:
-    """Type, run NPT MD and measure the strain; never raises for tool or structure problems."""
-    maker = maker or NptStability()
+    """Type (unless ``typed`` is this structure's typing already), run NPT MD and measure
+    the strain; never raises for tool or structure problems."""
+    return _run(structure, maker or NptStability(), workdir_for(workdir, "md"), typed)[0]
+
+
+def _run(structure: Structure, maker: NptStability, wd: Path, typed: TypedSystem | None
+         ) -> tuple[StabilityResult, TypedSystem | None]:
+    """:func:`run_stability`, also returning the typing (None if it failed) for reuse."""
     maker.check_size(structure)
-    wd = workdir_for(workdir, "md")
     result = StabilityResult(
         workdir=str(wd), steps=maker.steps, timestep_fs=maker.timestep_fs,
         temperature_K=maker.temperature_K, pressure_atm=maker.pressure_atm,
@@ -271,13 +310,16 @@ def run_stability(
     )
     t0 = time.perf_counter()
     try:
-        typed = type_structure(structure, wd, cutoff_A=maker.cutoff_A,
-                               timeout_s=maker.typing_timeout_s, supercell=maker.replica)
+        if typed is None:
+            typed = type_structure(structure, wd, cutoff_A=maker.cutoff_A,
+                                   timeout_s=maker.typing_timeout_s, supercell=maker.replica)
+        elif typed.workdir != wd:  # the header reads the data file by its name
+            shutil.copy(typed.data_file, wd / typed.data_file.name)
     except EngineError as exc:
         result.status, result.tool = Status.failed, exc.tool
         result.reason = f"UFF4MOF typing failed: {exc.message}"
         result.wall_time_s = time.perf_counter() - t0
-        return result
+        return result, None
     t_typed = time.perf_counter()
     result.supercell, result.n_atoms_md = typed.supercell, typed.n_atoms
     result.ff_types, result.fallback_types = typed.ff_types, typed.fallback_types
@@ -301,7 +343,7 @@ def run_stability(
     t_end = time.perf_counter()
     result.timings_s = {"typing": t_typed - t0, "md": t_end - t_typed}
     result.wall_time_s = t_end - t0
-    return result
+    return result, typed
 
 
 def _input_script(typed: TypedSystem, m: NptStability) -> str:

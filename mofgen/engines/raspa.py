@@ -41,6 +41,10 @@ ADSORBATES = ("CO2", "N2")
 FRAMEWORK_LJ = "UFF (Rappé et al. 1992)"
 ADSORBATE_MODELS = {"CO2": "TraPPE rigid 3-site (Potoff & Siepmann 2001)",
                     "N2": "TraPPE rigid 3-site (Potoff & Siepmann 2001)"}
+# RASPA2 splits production into 5 blocks and prints "+/-" as the 95 % confidence half-width
+# of their mean: t(0.975, 4 dof) · s_blocks / √5. Dividing by t gives the standard error.
+T95_BLOCKS = 2.7764451051977987  # Student t quantile, 0.975, 4 degrees of freedom
+MAX_SEED = 2**31 - 1
 
 
 @dataclass
@@ -57,6 +61,12 @@ class GcmcAdsorption:
     print_every: int = 1000
     timeout_s: float = 4 * 3600.0
     max_atoms: int | None = 10_000  # framework atoms of all unit cells simulated
+    seed: int | None = 4928459  # RASPA2 RandomSeed (reproducible); None: RASPA2's clock
+
+    def replica_seed(self, index: int) -> int:
+        """RandomSeed of replica ``index``: ``seed + index`` in [1, 2³¹ − 1] (RASPA2's
+        64-bit Mersenne twister scrambles neighbouring seeds when it initialises)."""
+        return ((self.seed or 1) - 1 + index) % MAX_SEED + 1
 
     def run(self, structure: Structure, workdir: Path | str | None = None,
             charges: list[float] | None = None) -> AdsorptionResult:
@@ -108,7 +118,7 @@ def run_gcmc(
     t0 = time.perf_counter()
     init = m.cycles if m.init_cycles is None else m.init_cycles
     result = AdsorptionResult(
-        workdir=str(wd), adsorbate=m.adsorbate, temperature_K=m.temperature_K,
+        workdir=str(wd), adsorbate=m.adsorbate, temperature_K=m.temperature_K, seed=m.seed,
         pressure_bar=m.pressure_bar, cycles=m.cycles, init_cycles=init, unit_cells=cells,
         cutoff_A=m.cutoff_A, charges_used=m.use_charges,
         software_version=f"RASPA2 {package_version('RASPA2')}",
@@ -120,6 +130,9 @@ def run_gcmc(
         if m.adsorbate not in ADSORBATES:
             raise EngineError(TOOL, f"no definition for adsorbate {m.adsorbate!r}; "
                                     f"known: {', '.join(ADSORBATES)}", wd)
+        if m.seed is not None and not (isinstance(m.seed, int) and 1 <= m.seed <= MAX_SEED):
+            raise EngineError(TOOL, f"RASPA2 seed {m.seed!r} must be an integer in "
+                                    f"[1, {MAX_SEED}]", wd)
         if m.use_charges and charges is None:
             raise EngineError(TOOL, "framework charges requested but none given "
                                     "(run the charge stage first)", wd)
@@ -150,8 +163,9 @@ def _write_inputs(structure: Structure, m: GcmcAdsorption, wd: Path,
         "EwaldPrecision                1e-6\n"
         if charges is not None else "ChargeMethod                  None\n"
     )
+    seed = f"RandomSeed                    {m.seed}\n" if m.seed is not None else ""
     (wd / "simulation.input").write_text(f"""SimulationType                MonteCarlo
-NumberOfCycles                {m.cycles}
+{seed}NumberOfCycles                {m.cycles}
 NumberOfInitializationCycles  {init}
 PrintEvery                    {m.print_every}
 PrintForcefieldToOutput       no
@@ -202,9 +216,13 @@ def parse_output(wd: Path, adsorbate: str) -> dict[str, Any]:
     out: dict[str, Any] = {
         "uptake_mol_per_kg": mol_kg,
         "uptake_error_mol_per_kg": mol_kg_err,
+        "uptake_stderr_mol_per_kg": mol_kg_err / T95_BLOCKS,
         "uptake_mg_per_g": mg_g,
         "uptake_molecules_per_cell": per_cell,
     }
+    seed = re.search(r"Random number seed:\s+(\d+)", text)
+    if seed:
+        out["seed"] = int(seed.group(1))
     density = re.search(rf"Framework Density:\s+{_NUM}\s+\[kg/m\^3\]", text)
     if density:
         out["framework_density_kg_per_m3"] = float(density.group(1))

@@ -168,7 +168,12 @@ class AdsorptionResult(EngineResult):
     temperature_K: float = 300.0
     pressure_bar: float = 0.1
     uptake_mol_per_kg: float | None = Field(None, description="absolute loading")
-    uptake_error_mol_per_kg: float | None = Field(None, description="RASPA block-average error")
+    uptake_error_mol_per_kg: float | None = Field(
+        None, description="RASPA2's '+/-': 95 % confidence half-width from 5 block averages "
+                          "(t(0.975, 4) x block std / sqrt(5)), mol/kg")
+    uptake_stderr_mol_per_kg: float | None = Field(
+        None, description="block standard error of the uptake (the half-width / 2.776), mol/kg")
+    seed: int | None = Field(None, description="RASPA2 random number seed of the run")
     uptake_mg_per_g: float | None = None
     uptake_molecules_per_cell: float | None = None
     heat_of_adsorption_kJ_per_mol: float | None = Field(

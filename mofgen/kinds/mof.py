@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from mofgen.documents import CampaignConfig, CampaignDoc, KindSettings, Stage, State
 from mofgen.kinds.base import (
@@ -25,8 +25,11 @@ from mofgen.policy import Decision, Policy
 from mofgen.records import (
     CO2_UPTAKE,
     CO2_UPTAKE_ERROR,
+    CO2_UPTAKE_LOWER,
     HEAT_OF_ADSORPTION,
     STRAIN,
+    STRAIN_SEM,
+    STRAIN_UPPER,
     MofAdsorbRecord,
     MofSimulateRecord,
     MofValidateRecord,
@@ -57,6 +60,14 @@ class MofSettings(KindSettings):
     stability_protocol: str = "demo-avg"
     md_steps: int | None = Field(default=None, gt=0, le=10**8)  # 0.5 fs; None: the protocol's
     gcmc_cycles: int = Field(default=1000, gt=0, le=10**7)  # RASPA2 production cycles
+    # replicas: independent runs averaged per structure (velocity / RASPA2 seeds seed + i);
+    # the records keep the spread (README "Replicates and uncertainty")
+    stability_replicas: int = Field(default=1, ge=1, le=16)
+    adsorption_replicas: int = Field(default=1, ge=1, le=16)
+    # what the policy ranks by: the point value (mean), or a confidence bound (strain
+    # mean + z·sem ascending, uptake mean − z·error descending) that penalises spread
+    rank_by: Literal["point", "confidence_bound"] = "point"
+    confidence_z: float = Field(default=1.645, ge=1.0, le=3.0)  # one-sided 95 %
     temperature_K: float = Field(default=300.0, gt=0, le=2000)
     pressure_bar: float = Field(default=0.1, gt=0, le=1000)
     relax_steps: int = Field(default=200, gt=0, le=10**5)  # CHGNet optimiser steps
@@ -89,6 +100,17 @@ class MofSettings(KindSettings):
             raise ValueError(f"unknown stability protocol {name!r} (known: {', '.join(PRESETS)})")
         return name
 
+    @model_validator(mode="after")
+    def _replicas_can_differ(self) -> MofSettings:
+        from mofgen.engines.lammps_md import PRESETS
+
+        if self.stability_replicas > 1 and \
+                not PRESETS[self.stability_protocol].get("initial_velocities", True):
+            raise ValueError(f"stability_replicas={self.stability_replicas} needs a protocol "
+                             f"with a velocity seed; {self.stability_protocol!r} starts atoms "
+                             "at rest, so its replicas would not differ")
+        return self
+
 
 class MofPolicy(Policy):
     """MOFA's policy (§III-C) on the shared queues.
@@ -99,11 +121,29 @@ class MofPolicy(Policy):
     * retrain once ``retrain_min_stable`` structures have strain below ``retrain_strain``
       and again whenever that set has grown; the set is the lower half by strain until
       ``retrain_min_adsorbed`` adsorption results exist, then the top adsorbers.
+
+    ``rank_by: confidence_bound`` orders by the bounds the stages store instead of the
+    means: strain by ``strain_upper`` (mean + z·sem) and uptake by ``co2_uptake_lower``
+    (mean − z·error), so a structure whose replicas disagree waits behind one with the
+    same mean measured consistently. Thresholds (stable, retraining) stay on the means.
     """
 
     # cpu stages in the order free slots are filled: finish expensive work first.
-    CPU_ORDER = (("adsorb", (STRAIN, 1), 3), ("simulate", (STRAIN, 1), 2),
-                 ("validate", ("created_at", -1), 1))
+    CPU_ORDER = (("adsorb", "strain", 3), ("simulate", "strain", 2),
+                 ("validate", "newest", 1))
+
+    def order(self, what: str) -> tuple[str, int]:
+        """The (field path, direction) that ranks ``what`` under ``rank_by``."""
+        bound = self.settings.rank_by == "confidence_bound"
+        return {"newest": ("created_at", -1),
+                "strain": (STRAIN_UPPER if bound else STRAIN, 1),
+                "uptake": (CO2_UPTAKE_LOWER if bound else CO2_UPTAKE, -1)}[what]
+
+    def ranking(self) -> str:
+        """How the decisions rank, for their reasons."""
+        if self.settings.rank_by == "confidence_bound":
+            return f"ranked by confidence bound, z = {self.settings.confidence_z:g}"
+        return "ranked by point value"
 
     def decide(self, flight: dict[str, Any]) -> list[Decision]:
         return [*self._cpu(flight), *self.generate(flight), *self._retrain(flight)]
@@ -111,19 +151,23 @@ class MofPolicy(Policy):
     def _cpu(self, flight) -> list[Decision]:
         free = self.free("cpu", flight)
         decisions = []
-        for stage, order, priority in self.CPU_ORDER:
+        for stage, what, priority in self.CPU_ORDER:
             if stage != "validate" and not self.settings.run_simulation:
                 continue
+            order = self.order(what)
             # every candidate sorted by strain has one (≥ 0): the guard lets an index
             # skip the structures without one
-            guard = {STRAIN: {"$gte": 0}} if order[0] == STRAIN else None
+            guard = {order[0]: {"$gte": 0}} if what == "strain" else None
             picked = self.pick(stage, order, free, flight, guard)
             if picked:
+                ranking = f" ({self.ranking()})" if what == "strain" else ""
                 decisions.append(self.decision(
                     stage, priority, doc_ids=picked,
                     reason=f"{len(picked)} {self.schema.stage(stage).source.value} "
-                           f"structure(s) by {order[0]} {'desc' if order[1] < 0 else 'asc'}",
-                    evidence={"waiting_first": picked[:5], "queue_free": free}))
+                           f"structure(s) by {order[0]} {'desc' if order[1] < 0 else 'asc'}"
+                           + ranking,
+                    evidence={"waiting_first": picked[:5], "queue_free": free,
+                              "rank_by": self.settings.rank_by}))
                 free -= len(picked)
         return decisions
 
@@ -141,13 +185,15 @@ class MofPolicy(Policy):
         last = self.last_model("generator")
         last_size = len(last["training_set_ids"]) if last else 0
         if n_adsorbed >= t.retrain_min_adsorbed:
+            path, direction = self.order("uptake")
             cursor = self.db.structures.find(adsorbed_query, {"_id": 1}).sort(
-                CO2_UPTAKE, -1).limit(max(t.retrain_min_adsorbed, n_adsorbed // 2))
-            basis = "top adsorbers"
+                path, direction).limit(max(t.retrain_min_adsorbed, n_adsorbed // 2))
+            basis = f"top adsorbers by {path}"
         else:
+            path, direction = self.order("strain")
             cursor = self.db.structures.find(stable_query, {"_id": 1}).sort(
-                STRAIN, 1).limit(max(1, n_stable // 2))
-            basis = "lower half by strain"
+                path, direction).limit(max(1, n_stable // 2))
+            basis = f"lower half by strain, sorted by {path}"
         ids = [d["_id"] for d in cursor]
         if last is not None and len(ids) <= last_size:
             return []
@@ -155,9 +201,10 @@ class MofPolicy(Policy):
             return []  # the same set failed already: wait until it has changed
         return [self.decision(
             "retrain", 5, params={"training_ids": ids},
-            reason=f"retrain on {len(ids)} structures ({basis})",
+            reason=f"retrain on {len(ids)} structures ({basis}; {self.ranking()})",
             evidence={"stable": n_stable, "adsorbed": n_adsorbed, "previous_set": last_size,
-                      "parent": last["_id"] if last else None},
+                      "parent": last["_id"] if last else None,
+                      "rank_by": self.settings.rank_by},
         )]
 
 
@@ -176,6 +223,8 @@ class MofKind(CampaignKind):
     indexes = (
         [("campaign", 1), (STRAIN, 1)],
         [("campaign", 1), (CO2_UPTAKE, -1)],
+        [("campaign", 1), (STRAIN_UPPER, 1)],  # rank_by: confidence_bound
+        [("campaign", 1), (CO2_UPTAKE_LOWER, -1)],
         [("campaign", 1), (HEAT_OF_ADSORPTION, 1)],
         [("campaign", 1), (finished("validate"), 1)],
         [("campaign", 1), (finished("simulate"), 1)],
@@ -188,6 +237,9 @@ class MofKind(CampaignKind):
         Column("strain", "strain", STRAIN, "", sort=1),
         Column("heat", "heat of adsorption", HEAT_OF_ADSORPTION, "kJ/mol", sort=1, digits=1),
         Column("co2_uptake_error", "± uptake", CO2_UPTAKE_ERROR, "mol/kg"),
+        Column("strain_sem", "± strain", STRAIN_SEM, ""),
+        Column("co2_uptake_lower", "uptake bound", CO2_UPTAKE_LOWER, "mol/kg", sort=-1),
+        Column("strain_upper", "strain bound", STRAIN_UPPER, "", sort=1),
         Column("linkers", "linkers", "linkers.smiles"),  # a list: see row()
     )
 
@@ -211,12 +263,14 @@ class MofKind(CampaignKind):
             "validate": ValidateMaker(md=NptStability.from_preset(
                 s.stability_protocol, temperature_K=s.temperature_K,
                 stable_strain=t.stable_strain, reject_strain=t.retrain_strain,
-                **({"steps": s.md_steps} if s.md_steps else {}))),
+                **({"steps": s.md_steps} if s.md_steps else {})),
+                replicas=s.stability_replicas, confidence_z=s.confidence_z),
             "simulate": SimulateMaker(relax=relax, pores=PoreAnalysis(
                 probe_radius_A=t.min_pore_diameter_A / 2)),
             "adsorb": AdsorbMaker(gcmc=GcmcAdsorption(
                 temperature_K=s.temperature_K, pressure_bar=s.pressure_bar,
-                cycles=s.gcmc_cycles)),
+                cycles=s.gcmc_cycles), replicas=s.adsorption_replicas,
+                confidence_z=s.confidence_z),
         }
         try:
             from mofgen.flows.generate import GenerateMaker

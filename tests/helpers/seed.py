@@ -56,7 +56,11 @@ def structure_doc(
     base.update(state=path[-1], history=history, created_at=created,
                 updated_at=history[-1]["time"])
     if strain is not None:
+        # one replica: no spread measured, the bound is the point value
         base["validate"] = {"strain": round(strain, 5), "steps": 2000, "temperature_K": 300.0,
+                            "replicas": 1, "strain_replicas": [round(strain, 5)],
+                            "strain_std": None, "strain_sem": None,
+                            "strain_upper": round(strain, 5), "confidence_z": 1.645,
                             "finished": times["validated"]}
     if path[-1] == "rejected":
         base["rejection"] = {"stage": "simulate", "reason": "pore too small", "value": 2.9,
@@ -75,6 +79,7 @@ def structure_doc(
     if "adsorbed" in times:
         uptake = max(0.0, rng.gauss(1.2, 0.8))
         base["adsorb"] = {"co2_uptake": round(uptake, 4), "co2_uptake_error": 0.05,
+                          "co2_uptake_lower": round(uptake - 1.645 * 0.05, 4), "replicas": 1,
                           "heat_of_adsorption_kJ_per_mol": round(rng.uniform(-35, -15), 2),
                           "finished": times["adsorbed"]}
     if "retrained" in times:
