@@ -171,7 +171,7 @@ def test_record_carries_every_field_with_units(store, exported):
     assert point["pressure"] == 0.1
     assert point["total_adsorption"] == stored["co2_uptake"]
     assert point["total_adsorption_uncertainty"] == stored["co2_uptake_error"]
-    assert point["uncertainty_type"] == "RASPA2 block-average error"
+    assert point["uncertainty_type"] == "standard error (RASPA2 blocks; replicas)"
     assert point["species_data"][0]["InChIKey"] == co2_key
     sim = ads["simulation"]
     assert sim["force_field"]["mixing_rule"] == "Lorentz-Berthelot"
@@ -192,7 +192,8 @@ def test_record_carries_every_field_with_units(store, exported):
     assert stab["temperature"]["unit"] == "K" and stab["timestep"]["unit"] == "fs"
     assert stab["pressure"]["unit"] == "atm"
     assert stab["strain_std"] is None and stab["strain_sem"] is None
-    assert stab["strain_replicas"] is None and stab["replicas"] is None
+    # one replica (the default): its strain is the list's one value, no spread
+    assert stab["strain_replicas"] == [stab["strain"]["value"]] and stab["replicas"] == 1
     assert stab["strain_formula"] == "lagrangian"
 
     # validity flags, MOFChecker-style, on the published geometry
@@ -230,8 +231,8 @@ def test_record_carries_every_field_with_units(store, exported):
 
 
 def test_replica_uncertainties_are_exported(store, tmp_path):
-    """Replica fields as the stages store them (validated by the stage records once the
-    replicas land; structures.jsonl is left out until then)."""
+    """Replica fields as the validate and adsorb stages store them (flows/validate.py,
+    flows/adsorb.py: the mean, and one standard error)."""
     db = connect(store.target, create=False)
     try:
         before = db.structures.find_one({"_id": store.replicas})
@@ -240,6 +241,8 @@ def test_replica_uncertainties_are_exported(store, tmp_path):
             "validate.strain_std": statistics.stdev(STRAIN_REPLICAS),
             "validate.strain_sem": statistics.stdev(STRAIN_REPLICAS) / 3 ** 0.5,
             "validate.strain_replicas": STRAIN_REPLICAS, "validate.replicas": 3,
+            "adsorb.co2_uptake": statistics.fmean(UPTAKE_REPLICAS),
+            "adsorb.co2_uptake_error": statistics.stdev(UPTAKE_REPLICAS) / 2 ** 0.5,
             "adsorb.co2_uptake_replicas": UPTAKE_REPLICAS}})
         export_campaign(db, "demo", tmp_path, formats="records",
                         query={"_id": store.replicas})

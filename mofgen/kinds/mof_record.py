@@ -129,7 +129,7 @@ class IsothermPoint(RecordModel):
         None, json_schema_extra={"unit": "mol/kg"}, description=(
         "uncertainty of `total_adsorption`, same unit; its kind is `uncertainty_type`"))
     uncertainty_type: str | None = Field(None, description=(
-        "RASPA2 block-average error (± of RASPA2's output), or the replica standard error"))
+        "standard error (RASPA2 blocks and replicas), or RASPA2's +/- on older records"))
     species_data: list[SpeciesData] = Field(..., description="per-species uptake")
 
 
@@ -385,14 +385,20 @@ def adsorption_block(doc: dict[str, Any], digest: str, settings: Any,
         return None
     from_record = "temperature_K" in a
     adsorbate = a.get("adsorbate", "CO2")
-    uptake = a.get("uptake_mol_per_kg", a.get("co2_uptake"))
-    error = a.get("uptake_error_mol_per_kg", a.get("co2_uptake_error"))
+    uptake = a.get("co2_uptake", a.get("uptake_mol_per_kg"))
     replicas = _floats(a.get("co2_uptake_replicas"))
+    # the adsorb stage's co2_uptake_error is one standard error (RASPA2's blocks, and the
+    # replica spread when there are several: flows/adsorb.py); records written before it
+    # carry only RASPA2's "+/-", the 95 % confidence half-width of its 5 block means
+    error, kind = a.get("co2_uptake_error"), "standard error (RASPA2 blocks; replicas)"
+    if error is None and a.get("uptake_error_mol_per_kg") is not None:
+        error, kind = a["uptake_error_mol_per_kg"], "RASPA2 +/- (95 % half-width, 5 blocks)"
     _, sem = _spread(replicas)
-    kind = "RASPA2 block-average error" if error is not None else None
-    if sem is not None:
+    if a.get("co2_uptake_error") is None and sem is not None:
         uptake, error = statistics.fmean(replicas), sem
         kind = f"standard error of the mean of {len(replicas)} replicas"
+    if error is None:
+        kind = None
     charges_used = bool(a.get("charges_used", True))
     stored_ff = a.get("force_field")
     force_field = ForceField(**stored_ff) if stored_ff else ForceField(
