@@ -99,12 +99,11 @@ def main() -> None:
             stored = size
             n_docs = db.structures.count_documents({"campaign": "campaign"})
             t0 = time.perf_counter()
-            bucket_sizes = []
             for s in probes:
-                bucket_sizes.append(db.structures.count_documents(
-                    {"identifiers.crystal_key": prekey(s), "campaign": "campaign"}))
                 insert_crystal(db, "probe", s)
             t_bucket = (time.perf_counter() - t0) / len(probes)
+            bucket_sizes = [db.structures.count_documents(
+                {"identifiers.crystal_key": prekey(s), "campaign": "campaign"}) for s in probes]
             created = db.structures.count_documents({"campaign": "probe"})
             db.structures.delete_many({"campaign": "probe"})
             t0 = time.perf_counter()
