@@ -8,15 +8,16 @@ scored by every arm in the same process after one warm-up call:
 * ``predict_structure batched`` — CHGNet's own list call (what the screen used before);
 * ``graphs once, sorted`` — :func:`mofgen.crystal.energy.predict_energies`, the screen:
   each graph built once, graphs sorted by size into batches, forward passes without
-  autograd; at several batch sizes. ``graphs only`` times the graph building alone, the
-  part no batching removes.
+  autograd; at several batch sizes. Batch 1 of it separates what batching adds from what
+  dropping autograd adds. ``graphs only`` times the graph building alone, the part no
+  batching removes.
 
 Arms run interleaved (``--repeat`` rounds, best time of each kept), so load from other
 processes falls on all of them alike; the ratio is baseline time / arm time. The last
 line prints the ratio of the screen at its default batch size. Every arm's energies are
 compared with the baseline's (max |dE| must be float32 rounding).
 
-    nice -n 19 python benchmarks/bench_crystal_screen.py [--n 96] [--batch-sizes 8,16,32,64]
+    nice -n 19 python benchmarks/bench_crystal_screen.py [--n 96] [--batch-sizes 1,8,16,32,64]
         [--threads 1] [--repeat 3] [--repeat-cell 1]
 """
 
@@ -45,7 +46,7 @@ def structure_set(n: int) -> list:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=96, help="structures to score")
-    parser.add_argument("--batch-sizes", default="8,16,32,64")
+    parser.add_argument("--batch-sizes", default="1,8,16,32,64")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (all arms)")
     parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds (best kept)")
     parser.add_argument("--repeat-cell", type=int, default=1,
