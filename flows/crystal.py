@@ -71,17 +71,24 @@ class CrystalValidateMaker(StageMaker):
 
 
 def validate_crystals(docs: list[dict], ctx: StageContext) -> dict[str, Outcome]:
-    """Validity, de-duplication and the batched energy screen of leased documents."""
+    """Validity, de-duplication and the batched energy screen of leased documents.
+
+    Each check is cheap next to the screen and runs per document: Star-gen's validity,
+    then a match against the document's de-duplication bucket (its indexed pre-key), then
+    the CHGNet graph (built once, here; a structure without one is rejected alone). The
+    survivors are screened together in size-sorted batches.
+    """
     from mofgen import models
     from mofgen.crystal.campaign import campaign_references, find_stored
-    from mofgen.crystal.energy import screen_batch
+    from mofgen.crystal.energy import build_graphs, load_model, screen_graphs
     from mofgen.crystal.validity import check_validity
+    from mofgen.errors import InvalidInput
 
     db, campaign, settings = ctx.db, ctx.campaign, ctx.config.settings
     version = models.current_version(db, "screener", campaign)
-    model = models.load(db, "screener", version) if version else None
+    model = models.load(db, "screener", version) if version else load_model()
     outcomes: dict[str, Outcome] = {}
-    survivors: list[tuple[dict, Structure]] = []
+    survivors: list[tuple[dict, Structure, Any]] = []
     for doc in docs:
         structure = Structure.from_dict(doc["structure"])
         validity = check_validity(structure)
@@ -98,14 +105,19 @@ def validate_crystals(docs: list[dict], ctx: StageContext) -> dict[str, Outcome]
             outcomes[doc["_id"]] = Outcome(record=record,
                                            reject_reason=f"duplicate of {twin}")
             continue
-        survivors.append((doc, structure))
+        try:
+            graph = build_graphs([structure], model, ids=[doc["_id"]])[0]
+        except InvalidInput as exc:
+            outcomes[doc["_id"]] = Outcome(record=record, reject_reason=str(exc))
+            continue
+        survivors.append((doc, structure, graph))
     if not survivors:
         return outcomes
     references = campaign_references(db.target, campaign)
     limit = settings.max_formation_energy_eV
-    results = screen_batch([s for _, s in survivors], settings.screen_batch_size,
-                           references, model=model)
-    for (doc, _), result in zip(survivors, results):
+    results = screen_graphs([s for _, s, _ in survivors], [g for _, _, g in survivors],
+                            settings.screen_batch_size, references, model=model)
+    for (doc, _, _), result in zip(survivors, results):
         record = {"valid": True, "energy_per_atom": result.energy_per_atom,
                   "formation_energy_per_atom": result.formation_energy_per_atom,
                   "method": result.method, "screener_version": version}

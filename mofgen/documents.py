@@ -261,7 +261,7 @@ class Identifiers(_Record):
     formula: str | None = None
     linker_smiles: list[str] = Field(default_factory=list)
     structure_hash: str | None = None
-    crystal_key: str | None = None  # "<reduced formula>:<space group>", de-dup bucket (crystals)
+    crystal_key: str | None = None  # "<formula>:<space group>:<orbits>", de-dup bucket (crystals)
 
 
 class Failure(_Record):

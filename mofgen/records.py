@@ -46,7 +46,7 @@ RELAX_METHOD = "simulate.method"  # the energy model that relaxed it
 SCREEN_METHOD = "validate.method"  # the energy model that screened it
 # every kind
 RELAXED_STRUCTURE = "simulate.structure"  # relaxed geometry (with site charges if computed)
-CRYSTAL_KEY = "identifiers.crystal_key"  # "<reduced formula>:<space group>"
+CRYSTAL_KEY = "identifiers.crystal_key"  # "<formula>:<space group>:<orbits>" (crystal/dedup.py)
 
 
 def finished(stage: str) -> str:

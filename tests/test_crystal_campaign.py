@@ -18,7 +18,7 @@ from pymatgen.core.operations import SymmOp
 
 from mofgen.campaigns import open_campaign
 from mofgen.crystal.campaign import insert_crystal
-from mofgen.crystal.dedup import find_duplicate
+from mofgen.crystal.dedup import find_duplicate, prekey
 from mofgen.crystal.prototypes import reference_phases
 from mofgen.documents import CampaignConfig, StructureDoc
 from mofgen.stores.connection import connect
@@ -91,7 +91,8 @@ def test_the_same_crystal_submitted_rotated_translated_and_as_supercell_is_store
     assert len({r["id"] for r in rows[:4]}) == 1, "every copy maps to the stored hematite"
     assert db.structures.count_documents({"campaign": "lifeo"}) == 2
     stored = db.structures.find_one({"_id": rows[0]["id"]})
-    assert stored["kind"] == "crystal" and stored["identifiers"]["crystal_key"] == "Fe2O3:167"
+    assert stored["kind"] == "crystal"
+    assert stored["identifiers"]["crystal_key"] == "Fe2O3:167:Fe4,O6"
     assert stored["state"] == "generated" and stored["origin"]["generator"] == "submitted"
 
     # another campaign proposing it again: still one document, which notes the campaign
@@ -154,8 +155,9 @@ def test_batched_validation_rejects_invalid_duplicate_and_unstable_crystals(
         ids[name], created = insert_crystal(db, "screen", s)
         assert created, name
     # a copy that slipped in past the insert-time check (e.g. two generators racing)
-    twin = StructureDoc.from_structure(copies(li2o)["supercell"], "screen", kind="crystal",
-                                       identifiers={"crystal_key": "Li2O:225"})
+    supercell = copies(li2o)["supercell"]
+    twin = StructureDoc.from_structure(supercell, "screen", kind="crystal",
+                                       identifiers={"crystal_key": prekey(supercell)})
     db.structures.insert_one(twin.to_mongo())
     ids["twin"] = twin.id
 

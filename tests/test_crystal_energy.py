@@ -115,3 +115,45 @@ def test_bad_input(refs):
         energy.predict_energies([refs.entry("FeO").structure], batch_size=0)
     with pytest.raises(InvalidInput, match="elemental phase"):
         energy.energy_above_hull(Composition("FeO"), -8.0, _without(refs, "O2 (molecule)"))
+
+
+def _small_crystals():
+    """Cells of 2 to 16 atoms, out of size order (no references needed)."""
+    from pymatgen.core import Lattice, Structure
+
+    rocksalt = Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.21), ["Mg", "O"],
+                                         [[0, 0, 0], [0.5, 0.5, 0.5]]).get_primitive_structure()
+    rutile = Structure.from_spacegroup("P4_2/mnm", Lattice.tetragonal(4.59, 2.96),
+                                       ["Ti", "O"], [[0, 0, 0], [0.305, 0.305, 0]])
+    perovskite = Structure.from_spacegroup("Pm-3m", Lattice.cubic(3.905), ["Sr", "Ti", "O"],
+                                           [[0.5, 0.5, 0.5], [0, 0, 0], [0.5, 0, 0]])
+    big = rocksalt.copy()
+    big.make_supercell([2, 2, 2])
+    return [rutile, big, rocksalt, perovskite]
+
+
+def test_sorted_batches_keep_every_structure_once_and_in_order():
+    structures = _small_crystals()
+    model = energy.load_model()
+    graphs = energy.build_graphs(structures, model)
+    angles = [len(g.bond_graph) for g in graphs]
+    plan = energy.batches(graphs, batch_size=2)
+    assert sorted(i for b in plan for i in b) == [0, 1, 2, 3]
+    assert all(len(b) <= 2 for b in plan)
+    flat = [angles[i] for b in plan for i in b]
+    assert flat == sorted(flat)  # smallest first: a batch holds similar sizes
+    largest = int(np.argmax(angles))
+    capped = energy.batches(graphs, batch_size=4, max_angles=max(angles) - 1)
+    assert [largest] in capped  # too big for the cap: alone, never dropped
+    assert all(sum(angles[i] for i in b) < max(angles) or b == [largest] for b in capped)
+
+    batched = energy.predict_energies(structures, batch_size=3, model=model)
+    single = energy.predict_energies_one_by_one(structures, model=model)
+    # the same structure: supercell and primitive rock salt agree per atom
+    assert batched[1] == pytest.approx(batched[2], abs=1e-4)
+    assert np.allclose(batched, single, atol=1e-5), batched - single  # float32 rounding
+    assert np.array_equal(energy.predict_graph_energies(graphs, 3, model), batched)
+    with pytest.raises(InvalidInput, match="max_angles"):
+        energy.batches(graphs, max_angles=0)
+    with pytest.raises(InvalidInput, match="graphs"):
+        energy.screen_graphs(structures, graphs[:2], model=model)

@@ -7,7 +7,7 @@ import pytest
 from pymatgen.core import Lattice, Structure
 
 from mofgen.crystal.prototypes import prototypes, reference_phases
-from mofgen.crystal.validity import check_validity
+from mofgen.crystal.validity import CRITERIA, check_validity
 from mofgen.errors import InvalidInput
 
 
@@ -76,3 +76,24 @@ def test_bad_input_is_invalid_input():
                            [[0, 0, 0], [0.5, 0.5, 0.5]])
     with pytest.raises(InvalidInput, match="disordered"):
         check_validity(disordered)
+
+
+def test_every_check_has_its_threshold_unit_and_source():
+    result = check_validity(prototypes(["spinel"])[0].structure)
+    assert [c.name for c in result.checks] == list(CRITERIA)
+    for check in result.checks:
+        criterion = check.criterion
+        assert check.limit == criterion.limit and criterion.source and criterion.unit
+        assert check.as_dict()["unit"] == criterion.unit
+    for name in ("components", "charge_balance", "spacegroup"):
+        assert "Star-gen" in CRITERIA[name].source
+    assert "CDVAE" in CRITERIA["min_distance"].source
+    assert "SMACT" in CRITERIA["charge_balance"].source
+
+
+def test_smact_conventions_alloys_pass_unknown_states_fail():
+    alloy = Structure(Lattice.cubic(2.9), ["Fe", "Al"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    assert check_validity(alloy).check("charge_balance").passed  # all metals: an alloy
+    helium = Structure(Lattice.cubic(3.0), ["He", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    check = check_validity(helium).check("charge_balance")
+    assert not check.passed and check.value == -1.0 and "He" in check.detail

@@ -1,20 +1,28 @@
 """De-duplication of crystals: one record per structure however it was written down.
 
 ``StructureMatcher`` (primitive-cell reduction, lattice reduction, element comparison)
-recognises a structure that was rotated, translated, written as a supercell, or carries
-or lacks oxidation states. Matching is expensive (lattice mappings per pair), so
-structures are first bucketed by a cheap pre-key, reduced formula + space group number,
-and only structures in the same bucket are matched: new structure vs. N stored ones costs
-one spglib call plus a match per same-key entry instead of N matches. The pre-key is what
-a database stores as an indexed field (``identifiers.crystal_key``) to fetch the bucket.
+recognises a structure that was rotated, translated, written as a supercell or in another
+setting of its space group, or carries or lacks oxidation states. Matching is expensive
+(lattice mappings per pair), so structures are first bucketed by a cheap pre-key and only
+structures in the same bucket are matched: a new structure against N stored ones costs one
+spglib call, one indexed lookup and a match per same-key entry, instead of N matches. The
+pre-key is stored as an indexed field (``identifiers.crystal_key``) to fetch the bucket;
+the cost per candidate then follows the size of its bucket, not of the campaign
+(``benchmarks/bench_crystal_dedup.py``).
 
-The pre-key uses symprec 0.1 A; a copy distorted enough to change its space group at that
-tolerance lands in another bucket and is not matched (a relaxed and an unrelaxed copy of
-the same phase usually keep their space group).
+The pre-key is ``"<reduced formula>:<space group number>:<orbits>"``, where ``orbits``
+lists each crystallographic orbit as element + number of sites per primitive cell (the
+Wyckoff multiplicities, e.g. ``Fe2O3:167:Fe4,O6`` for corundum). Orbits are sets of atoms,
+so the key does not depend on the cell, origin or axis setting a structure was written in,
+and it splits a formula + space group bucket by how the atoms sit (the grouping of AFLOW's
+prototype labels). Symmetry is found with spglib at symprec 0.1 A; a copy distorted enough
+to change its symmetry at that tolerance lands in another bucket and is not matched (a
+relaxed and an unrelaxed copy of the same phase usually keep their symmetry).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -33,15 +41,29 @@ def matcher() -> StructureMatcher:
 
 
 def prekey(structure: Structure, symprec: float = SYMPREC) -> str:
-    """``"<reduced formula>:<space group number>"``, e.g. ``"Fe2O3:167"``."""
+    """``"<reduced formula>:<space group number>:<orbits>"``, e.g. ``"Fe2O3:167:Fe4,O6"``.
+
+    A structure spglib cannot analyse (overlapping atoms) gets space group 0 and no orbits:
+    all such structures of one formula share a bucket.
+    """
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
     if not isinstance(structure, Structure):
         raise InvalidInput(f"expected a pymatgen Structure, got {type(structure).__name__}")
     formula = structure.composition.element_composition.reduced_formula
     try:
-        number = structure.get_space_group_info(symprec=symprec)[1]
-    except Exception:  # spglib fails on overlapping atoms: such structures share one bucket
-        number = 0
-    return f"{formula}:{number}"
+        analyzer = SpacegroupAnalyzer(structure, symprec=symprec)
+        number = analyzer.get_space_group_number()
+        # orbits of the idealised primitive cell: exact symmetry, so spglib's grouping does
+        # not depend on how the input cell was written (on a supercell it can split one)
+        primitive = analyzer.find_primitive()
+        equivalent = SpacegroupAnalyzer(primitive, symprec=symprec).get_symmetry_dataset(
+        ).equivalent_atoms
+    except Exception:
+        return f"{formula}:0:"
+    sizes = Counter(int(i) for i in equivalent)
+    orbits = sorted((primitive[i].specie.symbol, n) for i, n in sizes.items())
+    return f"{formula}:{number}:" + ",".join(f"{el}{n}" for el, n in orbits)
 
 
 def _same_formula(a: Structure, b: Structure) -> bool:

@@ -38,7 +38,13 @@ import torch
 from pymatgen.core import Structure
 
 from mofgen import models
-from mofgen.crystal.energy import _check_structures, load_model, method_label, predict_energies
+from mofgen.crystal.energy import (
+    _check_structures,
+    build_graphs,
+    load_model,
+    method_label,
+    predict_energies,
+)
 from mofgen.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -170,15 +176,7 @@ def _mae(predicted: np.ndarray, target: np.ndarray) -> float:
 
 
 def _graphs(model: CHGNet, structures: list[Structure], ids: list[str]) -> list[CrystalGraph]:
-    graphs = []
-    with contextlib.redirect_stdout(io.StringIO()):  # the converter prints on odd inputs
-        for structure, sid in zip(structures, ids):
-            try:
-                graphs.append(model.graph_converter(structure, graph_id=sid))
-            except Exception as exc:
-                reason = (str(exc).splitlines() or [type(exc).__name__])[0]
-                raise InvalidInput(f"structure {sid} has no CHGNet graph: {reason}") from None
-    return graphs
+    return build_graphs(structures, model, ids)
 
 
 def _readout_inputs(model: CHGNet, graphs: list[CrystalGraph]) -> list[torch.Tensor]:
