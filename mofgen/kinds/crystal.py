@@ -69,9 +69,10 @@ class CrystalSettings(KindSettings):
     hull_threshold_eV: float = Field(default=0.1, ge=0, le=10)  # eV/atom "near hull" flag
     screen_batch_size: int = Field(default=16, gt=0, le=100_000)
     relax_steps: int = Field(default=200, gt=0, le=100_000)  # CHGNet FIRE steps
-    reference_relax_steps: int = Field(default=300, gt=0, le=100_000)
+    # FIRE steps per reference phase: small cells converge in far fewer; bounds start cost
+    reference_relax_steps: int = Field(default=150, gt=0, le=100_000)
     # binary reference phases relaxed at the start (besides elements and curated phases)
-    max_references: int = Field(default=12, ge=0, le=1000)
+    max_references: int = Field(default=8, ge=0, le=1000)
     references_file: str | None = None  # your phases: CIF, JSON list or references.json
     builtin_references: bool = True  # false: only the file's phases (plus elements it lacks)
     retrain_min_relaxed: int = Field(default=8, gt=1, le=10**6)  # relaxed before a retrain
