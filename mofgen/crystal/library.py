@@ -14,8 +14,9 @@ Three sources, all offline:
 A template keeps the elements of its exemplar compound (AFLOW's Ga for alpha-Ga, ZnS for
 zinc blende), so a substitution can rescale volumes by how the new bonds compare with the
 exemplar's real ones. Two entries are the same prototype when they have the same anonymous
-formula and space group *and* pymatgen's ``StructureMatcher`` maps one onto the other with
-any relabelling of elements (``fit_anonymous``); only the first is kept,
+formula and number of sites *and* pymatgen's ``StructureMatcher`` (default tolerances) maps
+one onto the other with any relabelling of elements (``fit_anonymous``); only the first is
+kept (so a slightly distorted variant such as TlF's B24 is rock salt here),
 so :func:`templates` lists distinct prototypes. pyxtal ships no prototype library (its
 bundled CIFs are test fixtures, many molecular), so it serves the random generator instead
 (:mod:`mofgen.crystal.random_structures`).
@@ -27,7 +28,7 @@ import os
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import lru_cache
 
 from pymatgen.core import Structure
 
@@ -55,12 +56,10 @@ class Template:
         """The exemplar's elements, the slots a substitution fills (sorted)."""
         return tuple(sorted(el.symbol for el in self.structure.composition.elements))
 
-    @cached_property
-    def label(self) -> str:
-        """Anonymous formula and space group number: the bucket duplicates are looked for in
-        (Wyckoff letters are not used: equivalent descriptions differ, e.g. spinel's
-        8a/16d and 8b/16c)."""
-        return structure_label(self.structure)
+    @property
+    def bucket(self) -> tuple[str, int]:
+        """Anonymous formula and number of sites: where duplicates are looked for."""
+        return self.structure.composition.anonymized_formula, len(self.structure)
 
 
 def structure_label(structure: Structure) -> str:
@@ -150,7 +149,7 @@ def _distinct(candidates: Iterable[Template]) -> list[Template]:
     for t in candidates:
         if t.name in names:
             continue
-        bucket = kept.setdefault(t.label, [])
+        bucket = kept.setdefault(t.bucket, [])
         if any(matcher.fit_anonymous(t.structure, other.structure) for other in bucket):
             continue
         bucket.append(t)
