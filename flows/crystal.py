@@ -35,30 +35,38 @@ class CrystalGenerateMaker(StageMaker):
 def generate_crystals(ctx: StageContext) -> dict[str, Any]:
     """Store the campaign's next ``candidates_per_batch`` candidates; advance its cursor.
 
-    The cursor moves only after the candidates are stored, so a task killed half-way
-    proposes the same candidates again and de-duplication keeps one copy of each.
+    The cursor (``counters.generator_cursor``, the position in the generator's sequence)
+    moves only after the candidates are stored, and only if no other task moved it
+    meanwhile, so a task killed half-way proposes the same candidates again and
+    de-duplication keeps one copy of each; a restarted campaign continues from it.
     """
-    from mofgen.crystal.campaign import generator_for, insert_crystal
+    from mofgen.crystal.campaign import insert_crystal
+    from mofgen.crystal.generators import generator_for
 
     db, campaign, settings = ctx.db, ctx.campaign, ctx.config.settings
     counters = (db.campaigns.find_one({"_id": campaign}, {"counters": 1}) or {}).get(
         "counters", {})
-    start = int(counters.get("candidates_proposed", 0))
+    # campaigns from before the cursor existed: their position was the proposed count
+    stored_cursor = counters.get("generator_cursor")
+    start = int(stored_cursor if stored_cursor is not None
+                else counters.get("candidates_proposed", 0))
     batch = generator_for(settings.generator)(ctx.config, start,
                                               settings.candidates_per_batch)
     created = duplicates = 0
-    for candidate in batch:
+    for candidate in batch.candidates:
         _, new = insert_crystal(db, campaign, candidate.structure, candidate.provenance())
         created += new
         duplicates += not new
-    update: dict[str, Any] = {"$inc": {"counters.candidates_proposed": len(batch)}}
-    if len(batch) < settings.candidates_per_batch:
-        update["$set"] = {"counters.generation_exhausted": 1}
+    update: dict[str, Any] = {
+        "$inc": {"counters.candidates_proposed": len(batch.candidates)},
+        "$set": {"counters.generator_cursor": batch.cursor}}
+    if batch.exhausted:
+        update["$set"]["counters.generation_exhausted"] = 1
     db.campaigns.update_one({"_id": campaign,
-                             "counters.candidates_proposed": counters.get(
-                                 "candidates_proposed")}, update)
-    return {"campaign": campaign, "start": start, "proposed": len(batch),
-            "created": created, "duplicates": duplicates}
+                             "counters.generator_cursor": stored_cursor}, update)
+    return {"campaign": campaign, "start": start, "cursor": batch.cursor,
+            "proposed": len(batch.candidates), "created": created,
+            "duplicates": duplicates, "exhausted": batch.exhausted}
 
 
 # ---------------------------------------------------------------------------- validate

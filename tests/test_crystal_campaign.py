@@ -46,7 +46,7 @@ def copies(s: Structure) -> dict[str, Structure]:
 @pytest.mark.parametrize("args, message", [
     (["--kind", "crystal"], "needs a chemical system"),
     (["--system", "Li-Qq"], "'Qq' is not an element"),
-    (["--system", "Li-Na"], "no reference phases shipped for Li-Na"),
+    (["--system", "Li-Am"], "not covered by CHGNet"),
 ])
 def test_bad_crystal_campaigns_are_refused_before_anything_is_written(db_dir, args, message):
     result = mofgen("run", "--db", db_dir, "--campaign", "bad", *args)
@@ -60,7 +60,9 @@ def test_bad_crystal_campaigns_are_refused_before_anything_is_written(db_dir, ar
 
 def test_bad_crystal_settings_in_a_config_file(db_dir, tmp_path):
     for crystal, message in [({"generator": "dream"}, "unknown crystal generator 'dream'"),
-                             ({"prototypes": ["nonsense"]}, "unknown prototype(s) nonsense"),
+                             ({"generator": "substitution", "prototypes": ["nonsense"]},
+                              "unknown prototype(s) nonsense"),
+                             ({"prototypes": ["nonsense"]}, "unknown template(s) nonsense"),
                              ({"hull_threshold_eV": -1}, "crystal.hull_threshold_eV")]:
         config = tmp_path / "c.yaml"
         config.write_text(yaml.safe_dump({**CRYSTAL, "crystal": {"system": "Li-Fe-O",
@@ -181,7 +183,7 @@ def test_batched_validation_rejects_invalid_duplicate_and_unstable_crystals(
 # ------------------------------------------------------------------------ whole campaign
 SMALL = {**CRYSTAL, "queue_depth_per_worker": 2,
          "resources": {"gpu": 1, "cpu": 1, "mpi": 0},
-         "crystal": {"system": "Li-Fe-O", "relax_steps": 100,
+         "crystal": {"system": "Li-Fe-O", "generator": "substitution", "relax_steps": 100,
                      "substitution_threshold": 1e-5, "candidates_per_batch": 3,
                      "reference_relax_steps": 100, "retrain_min_relaxed": 3,
                      "retrain_epochs": 10}}

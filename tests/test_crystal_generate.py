@@ -48,7 +48,7 @@ def test_reference_phases_of_li_fe_o():
     assert phases["Fe2O3"].structure.get_space_group_info(0.1)[1] == 167
     assert not phases["O2 (molecule)"].relax_cell
     assert {p.formula for p in reference_phases("Li-O")} == {"Li", "O2", "Li2O"}
-    with pytest.raises(InvalidInput, match="no reference phases"):
+    with pytest.raises(InvalidInput, match="no curated reference phases"):
         reference_phases("Ce-Fe-In")
 
 

@@ -1,82 +1,41 @@
 """Crystal campaigns on the campaign engine: candidate sources, storage once, the hull.
 
-* **Generators** are a pluggable slot: a name in the campaign config
-  (``crystal.generator``) maps to a function ``(config, start, count) -> [Candidate]``
-  that returns the next ``count`` candidates of a deterministic sequence, so a generate
-  task that re-runs after a crash proposes the same structures again (and de-duplication
-  stores them once). ``substitution`` (pymatgen's data-mined substitution over the shipped
-  prototypes) is built in; packages add more through the ``mofgen.crystal_generators``
-  entry-point group.
+* **Generators** are a pluggable slot (:mod:`mofgen.crystal.generators`): a name in the
+  campaign config (``crystal.generator``) maps to a resumable, deterministic sequence whose
+  cursor the campaign stores, so a restarted campaign continues and a generate task that
+  re-runs after a crash proposes the same structures again (de-duplication stores them
+  once).
 * **Storing once**: :func:`insert_crystal` files a structure under its pre-key
   (``identifiers.crystal_key`` = reduced formula + space group, indexed) and runs
   ``StructureMatcher`` only against that bucket, across every campaign of the database;
   a rotated, translated or supercell copy of a stored structure is not stored again.
-* **References**: the hull a campaign measures against is relaxed once with the campaign's
-  method and kept in the campaign document, so every later number uses the same hull.
+* **References**: the hull a campaign measures against (:mod:`mofgen.crystal.references`)
+  is relaxed once with the campaign's method and kept in the campaign document, so every
+  later number uses the same hull.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
 from pymatgen.core import Structure
 
 from mofgen.crystal.dedup import find_duplicate, prekey
-from mofgen.crystal.generate import Candidate
+from mofgen.crystal.generators import generator_for, generators  # noqa: F401 - re-exported
 from mofgen.documents import CampaignConfig, StructureDoc, utcnow
 from mofgen.errors import InvalidInput
 from mofgen.states import StateMachine, default_worker_id
 
-Generator = Callable[[CampaignConfig, int, int], list[Candidate]]
-
 
 # ------------------------------------------------------------------------- generators
-@lru_cache(maxsize=8)
-def _substitution_candidates(system: str, prototypes: tuple[str, ...] | None,
-                             threshold: float) -> tuple[Candidate, ...]:
-    from mofgen.crystal.generate import candidates
-    from mofgen.crystal.prototypes import prototypes as shipped
-
-    protos = shipped(list(prototypes)) if prototypes is not None else None
-    return tuple(candidates(system, protos, threshold=threshold))
-
-
-def substitution_generator(config: CampaignConfig, start: int, count: int) -> list[Candidate]:
-    """Candidates ``start .. start+count`` of the ranked substitution list (exa-AMD step 1)."""
-    settings = config.settings
-    ranked = _substitution_candidates(
-        config.settings.system, tuple(settings.prototypes) if settings.prototypes else None,
-        settings.substitution_threshold)
-    return list(ranked[start:start + count])
-
-
-def generators() -> dict[str, Generator]:
-    """Built-in generators plus those registered under ``mofgen.crystal_generators``."""
-    from importlib.metadata import entry_points
-
-    found: dict[str, Generator] = {"substitution": substitution_generator}
-    for entry in entry_points(group="mofgen.crystal_generators"):
-        found.setdefault(entry.name, entry.load())
-    return found
-
-
-def generator_for(name: str) -> Generator:
-    known = generators()
-    if name not in known:
-        raise InvalidInput(f"unknown crystal generator {name!r} (known: {', '.join(known)})")
-    return known[name]
-
-
 def check_config(config: CampaignConfig) -> None:
     """Fail at campaign start, not inside a worker, on what the config names."""
-    from mofgen.crystal.prototypes import prototypes, reference_phases
+    from mofgen.crystal.generators import check_generator
+    from mofgen.crystal.references import check_references_file
 
-    generator_for(config.settings.generator)
-    if config.settings.prototypes:
-        prototypes(config.settings.prototypes)
-    reference_phases(config.settings.system)
+    check_generator(config.settings)
+    check_references_file(config.settings)
 
 
 # ------------------------------------------------------------------------ store once
@@ -131,17 +90,17 @@ def insert_crystal(db, campaign: str, structure: Structure,
 # ------------------------------------------------------------------------- references
 def ensure_references(db, campaign: str, config: CampaignConfig, say=None):
     """The campaign's hull (:class:`References`), relaxed and stored on first use."""
-    from mofgen.crystal.energy import References, build_references
-    from mofgen.crystal.prototypes import reference_phases
+    from mofgen.crystal.energy import References
+    from mofgen.crystal.references import campaign_references as build
 
     stored = _stored_references(db, campaign)
     if stored:
         return References.from_dict(stored)
-    phases = reference_phases(config.settings.system)
+    refs = build(config.settings, say=say)
     if say:
-        say(f"relaxing {len(phases)} reference phases of {config.settings.system} with CHGNet "
-            "(once per campaign)")
-    refs = build_references(phases, steps=config.settings.reference_relax_steps)
+        counts = refs.meta.get("counts", {})
+        say(f"hull of {config.settings.system}: {len(refs.entries)} CHGNet-relaxed reference "
+            f"phase(s) {counts} in {refs.meta.get('build_seconds')} s")
     # first writer wins: a concurrent builder's copy is discarded, not mixed
     db.campaigns.update_one({"_id": campaign, "references": None},
                             {"$set": {"references": refs.as_dict(), "updated_at": utcnow()}})

@@ -41,13 +41,18 @@ GENERATOR = "substitution"
 
 @dataclass(frozen=True)
 class Candidate:
-    """A generated structure and where it came from."""
+    """A generated structure and where it came from.
 
-    structure: Structure  # oxidation-state decorated, volume rescaled
-    prototype: str
-    substitution: dict[str, str]  # template ion -> new ion, e.g. {"Al3+": "Fe3+"}
-    probability: float  # of the substitution under the data-mined model
-    volume_scaling: str = "ionic-radii"  # or "none": template volume kept
+    ``prototype``/``substitution`` say which template and which swaps made it (empty for a
+    random structure); ``probability`` is the substitution model's (None where no model
+    scores it); ``extra`` holds what else a generator records (space group drawn, ...).
+    """
+
+    structure: Structure  # oxidation-state decorated or plain elements, volume rescaled
+    prototype: str | None
+    substitution: dict[str, str]  # template ion/element -> new one, e.g. {"Al3+": "Fe3+"}
+    probability: float | None = None  # of the substitution under the data-mined model
+    volume_scaling: str = "ionic-radii"  # "atomic-radii", "none": template volume kept, ...
     generator: str = GENERATOR
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -57,9 +62,10 @@ class Candidate:
 
     def provenance(self) -> dict[str, Any]:
         """What a database document records about the origin of this structure."""
-        return {"generator": self.generator, "prototype": self.prototype,
-                "substitution": dict(self.substitution), "probability": self.probability,
-                "volume_scaling": self.volume_scaling, **self.extra}
+        fields = {"generator": self.generator, "prototype": self.prototype,
+                  "substitution": dict(self.substitution) or None,
+                  "probability": self.probability, "volume_scaling": self.volume_scaling}
+        return {**{k: v for k, v in fields.items() if v is not None}, **self.extra}
 
 
 def ion_sets(system: str | Iterable[str], max_valences: int = 2) -> list[tuple[Species, ...]]:

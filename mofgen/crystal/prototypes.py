@@ -233,31 +233,51 @@ _SYSTEMS: dict[frozenset[str], Callable[[], tuple[ReferencePhase, ...]]] = {
 }
 
 
-def parse_system(system: str | Iterable[str]) -> list[str]:
-    """``"Li-Fe-O"`` (or an iterable of symbols) -> sorted element symbols, validated."""
+#: CHGNet 0.3.0 embeds elements 1..94 (H..Pu): beyond that it has no parameters at all
+CHGNET_MAX_Z = 94
+MAX_SYSTEM_ELEMENTS = 4  # binary, ternary, quaternary campaigns
+
+
+def parse_system(system: str | Iterable[str], max_elements: int | None = None) -> list[str]:
+    """``"Li-Fe-O"`` (or an iterable of symbols) -> sorted element symbols, validated:
+    two or more distinct elements (at most ``max_elements``), each one CHGNet covers."""
     from pymatgen.core import Element
 
     symbols = system.split("-") if isinstance(system, str) else list(system)
     symbols = [s.strip() for s in symbols if s.strip()]
     if len(symbols) < 2 or len(set(symbols)) != len(symbols):
         raise InvalidInput(f"chemical system {system!r}: need two or more distinct elements, e.g. Li-Fe-O")
+    if max_elements is not None and len(symbols) > max_elements:
+        raise InvalidInput(f"chemical system {system!r}: at most {max_elements} elements "
+                           "(binary, ternary or quaternary)")
     for s in symbols:
         if not Element.is_valid_symbol(s):
             raise InvalidInput(f"chemical system {system!r}: {s!r} is not an element")
+        if Element(s).Z > CHGNET_MAX_Z:
+            raise InvalidInput(f"chemical system {system!r}: {s} (Z = {Element(s).Z}) is not "
+                               f"covered by CHGNet, which knows H to Pu (Z <= {CHGNET_MAX_Z})")
     return sorted(symbols)
+
+
+def curated_systems() -> list[str]:
+    """Systems whose reference phases are hand-curated with literature sources."""
+    return ["-".join(sorted(key)) for key in _SYSTEMS]
 
 
 def reference_phases(system: str | Iterable[str] = "Li-Fe-O",
                      names: Iterable[str] | None = None) -> list[ReferencePhase]:
-    """Known phases of ``system`` (or of a sub-system such as Li-O), optionally only ``names``.
+    """Curated known phases of ``system`` (or of a sub-system such as Li-O), optionally only
+    ``names``.
 
-    Only Li-Fe-O is shipped; a sub-system returns the phases whose elements it contains.
+    Curated (literature structures and sources): Li-Fe-O; a sub-system returns the phases
+    whose elements it contains. Any other system gets reference phases built from the
+    prototype library when its campaign starts (:mod:`mofgen.crystal.references`).
     """
     elements = set(parse_system(system))
     builder = next((b for key, b in _SYSTEMS.items() if elements <= key), None)
     if builder is None:
-        raise InvalidInput(f"no reference phases shipped for {'-'.join(sorted(elements))} "
-                           "(shipped: Li-Fe-O and its sub-systems)")
+        raise InvalidInput(f"no curated reference phases for {'-'.join(sorted(elements))} "
+                           f"(curated: {', '.join(curated_systems())} and their sub-systems)")
     phases = [ReferencePhase(p.name, p.structure.copy(), p.source, p.relax_cell)
               for p in builder() if {e.symbol for e in p.structure.composition} <= elements]
     if names is not None:

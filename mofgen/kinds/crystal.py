@@ -57,15 +57,24 @@ class CrystalSettings(KindSettings):
     """The ``crystal:`` section: chemical system, generation, screen, hull, retraining."""
 
     system: str = Field(default="", validate_default=True)  # chemical system, e.g. Li-Fe-O
-    generator: str = "substitution"  # a name in mofgen.crystal.campaign.generators()
-    prototypes: list[str] | None = None  # shipped prototype names; None = all
+    # a name in mofgen.crystal.generators.generators(): template | substitution | pyxtal | …
+    generator: str = "template"
+    prototypes: list[str] | None = None  # the generator's prototype names; None = all
     substitution_threshold: float = Field(default=1e-3, gt=0, lt=1)
+    template_max_atoms: int = Field(default=24, gt=0, le=1000)  # sites of a template cell
+    random_max_atoms: int = Field(default=16, gt=0, le=200)  # pyxtal cell size
+    random_max_coefficient: int = Field(default=6, gt=0, le=20)  # pyxtal stoichiometries
     candidates_per_batch: int = Field(default=8, gt=0, le=100_000)
     max_formation_energy_eV: float = Field(default=-0.2, ge=-20, le=20)  # eV/atom screen
     hull_threshold_eV: float = Field(default=0.1, ge=0, le=10)  # eV/atom "near hull" flag
     screen_batch_size: int = Field(default=16, gt=0, le=100_000)
     relax_steps: int = Field(default=200, gt=0, le=100_000)  # CHGNet FIRE steps
-    reference_relax_steps: int = Field(default=300, gt=0, le=100_000)
+    # FIRE steps per reference phase: small cells converge in far fewer; bounds start cost
+    reference_relax_steps: int = Field(default=150, gt=0, le=100_000)
+    # binary reference phases relaxed at the start (besides elements and curated phases)
+    max_references: int = Field(default=8, ge=0, le=1000)
+    references_file: str | None = None  # your phases: CIF, JSON list or references.json
+    builtin_references: bool = True  # false: only the file's phases (plus elements it lacks)
     retrain_min_relaxed: int = Field(default=8, gt=1, le=10**6)  # relaxed before a retrain
     retrain_epochs: int = Field(default=30, gt=0, le=10_000)
     held_out_fraction: float = Field(default=0.25, gt=0, lt=1)
@@ -73,14 +82,24 @@ class CrystalSettings(KindSettings):
     @field_validator("system", mode="before")
     @classmethod
     def _canonical_system(cls, value: Any) -> str:
-        from mofgen.crystal.prototypes import parse_system
+        from mofgen.crystal.prototypes import MAX_SYSTEM_ELEMENTS, parse_system
 
         if not isinstance(value, str) or not value:
             raise ValueError("a crystal campaign needs a chemical system, e.g. Li-Fe-O")
         try:
-            return "-".join(parse_system(value))
+            return "-".join(parse_system(value, max_elements=MAX_SYSTEM_ELEMENTS))
         except InvalidInput as exc:
             raise ValueError(str(exc)) from None
+
+    @field_validator("references_file", mode="before")
+    @classmethod
+    def _absolute_path(cls, value: Any) -> Any:
+        """Relative to where the campaign is started (stored absolute)."""
+        import os
+
+        if isinstance(value, str) and value:
+            return os.path.abspath(os.path.expanduser(value))
+        return value
 
 
 class CrystalPolicy(Policy):
