@@ -99,6 +99,18 @@ def gcmc_task(name: str, source: str, cache: str, cycles: int) -> str:
     out = Path(cache) / f"gcmc-{name}-{source}.json"
     if out.exists():
         return f"{name} gcmc/{source}: cached"
+    lock = out.with_suffix(".lock")  # another run of this script is on it (remove if stale)
+    try:
+        os.close(os.open(lock, os.O_CREAT | os.O_EXCL))
+    except FileExistsError:
+        return f"{name} gcmc/{source}: running elsewhere ({lock} exists)"
+    try:
+        return _gcmc(name, source, out, cache, cycles)
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _gcmc(name: str, source: str, out: Path, cache: str, cycles: int) -> str:
     structure, reference = load(name)
     if source == "cif":
         charges = reference
@@ -135,8 +147,11 @@ def run(args: argparse.Namespace) -> None:
     for n, m in charge_jobs:  # cheap ones (EQeq, QEq) first; one at a time (LAMMPS, CP2K)
         if m != "dft":
             print(charge_task(n, m, str(cache)), flush=True)
-    gcmc_jobs = [(n, s) for n in names for s in ("cif", *[m for m in args.methods
-                                                         if m != "dft"])]
+    # the reference and the first method on every framework before the other methods, so
+    # that an interrupted run still compares one method everywhere
+    sources = ["cif", *[m for m in args.methods if m != "dft"]]
+    gcmc_jobs = [(n, s) for n in names for s in sources[:2]] + \
+        [(n, s) for s in sources[2:] for n in names]
     dft_jobs = [(n, "dft") for n in dft_names if "dft" in args.methods]
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         futures = [pool.submit(gcmc_task, n, s, str(cache), cycles_for(n, args))
