@@ -1,7 +1,7 @@
 """simulate: cell optimisation, partial charges and pore analysis of a stable MOF.
 
-CHGNet (default) or CP2K relaxes the cell; charge equilibration gives per-site charges for
-GCMC; Zeo++ rejects frameworks a CO2 probe cannot enter before GCMC is spent on them.
+CHGNet (default) or CP2K relaxes the cell; EQeq (default), QEq or CP2K DDAPC gives per-site
+charges for GCMC; Zeo++ rejects frameworks a CO2 probe cannot enter before GCMC is spent on them.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from pymatgen.core import Structure
 
-from mofgen.engines.charges import ChargeEquilibration
+from mofgen.engines.charge_methods import ChargeCalculation, charge_calculation
 from mofgen.engines.chgnet_relax import ChgnetRelaxation
 from mofgen.engines.cp2k_relax import Cp2kRelaxation
 from mofgen.engines.results import EngineResult, Status
@@ -22,7 +22,7 @@ from mofgen.flows._stage import Outcome, StageContext, StageMaker
 class SimulateMaker(StageMaker):
     name: str = "simulate"
     relax: ChgnetRelaxation | Cp2kRelaxation = field(default_factory=ChgnetRelaxation)
-    charges: ChargeEquilibration = field(default_factory=ChargeEquilibration)
+    charges: ChargeCalculation = field(default_factory=charge_calculation)
     pores: PoreAnalysis = field(default_factory=PoreAnalysis)
 
     def compute(self, doc: dict, ctx: StageContext) -> Outcome:

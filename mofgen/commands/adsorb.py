@@ -1,4 +1,4 @@
-"""``mofgen adsorb FILE``: Zeo++ pore screen, QEq charges, RASPA2 GCMC uptake."""
+"""``mofgen adsorb FILE``: Zeo++ pore screen, partial charges, RASPA2 GCMC uptake."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from mofgen.commands import emit
 from mofgen.commands._numbers import PRESSURE_BAR, TEMPERATURE_K, bounded_int
 from mofgen.commands._paths import writable_dir
 from mofgen.engines.adsorption import AdsorptionScreen, AdsorptionScreenResult
-from mofgen.engines.charges import ChargeEquilibration
+from mofgen.engines.charge_methods import CHARGE_METHODS, DEFAULT_METHOD, charge_calculation
 from mofgen.engines.inputs import read_structure
 from mofgen.engines.raspa import ADSORBATES, GcmcAdsorption
 from mofgen.engines.results import Status
@@ -19,7 +19,7 @@ from mofgen.sanity import ensure_sane
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "adsorb", help="GCMC gas uptake of a CIF (Zeo++ screen, QEq charges, RASPA2)")
+        "adsorb", help="GCMC gas uptake of a CIF (Zeo++ screen, charges, RASPA2)")
     parser.add_argument("file", help="CIF (or any structure file pymatgen reads)")
     parser.add_argument("--cycles", type=bounded_int(1, 10**7), default=GcmcAdsorption.cycles,
                         help=f"production (and initialisation) cycles "
@@ -27,13 +27,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--pressure", type=PRESSURE_BAR, default=0.1, help="bar (default 0.1)")
     parser.add_argument("--temperature", type=TEMPERATURE_K, default=300.0, help="K (default 300)")
     parser.add_argument("--adsorbate", choices=ADSORBATES, default="CO2")
+    parser.add_argument("--charge-method", choices=CHARGE_METHODS, default=DEFAULT_METHOD,
+                        help=f"framework charges (default {DEFAULT_METHOD}; see mofgen charges)")
     parser.add_argument("--no-charges", action="store_true",
                         help="skip framework charges (LJ only)")
     parser.add_argument("--max-atoms", type=bounded_int(1, 10**7), default=None,
-                        help="refuse when Zeo++, QEq or RASPA would simulate more atoms "
-                             f"(unit cells x atoms; default {PoreAnalysis.max_atoms} Zeo++, "
-                             f"{ChargeEquilibration.max_atoms} QEq, "
-                             f"{GcmcAdsorption.max_atoms} RASPA)")
+                        help="refuse when Zeo++, the charges or RASPA would simulate more "
+                             f"atoms (unit cells x atoms; default {PoreAnalysis.max_atoms} "
+                             f"Zeo++, {GcmcAdsorption.max_atoms} RASPA, the charge method's "
+                             "own limit)")
     parser.add_argument("--workdir", help="keep inputs/outputs here (default: a temp dir)")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.set_defaults(func=run)
@@ -66,14 +68,15 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidInput("--pressure and --temperature must be positive")
     limits = {} if args.max_atoms is None else {"max_atoms": args.max_atoms}
     # every code of the chain simulates at least the unit cell: its smallest limit applies
-    engines = [PoreAnalysis, GcmcAdsorption] + ([] if args.no_charges else [ChargeEquilibration])
+    charges = charge_calculation(args.charge_method, **limits)
+    engines = [PoreAnalysis(), GcmcAdsorption()] + ([] if args.no_charges else [charges])
     structure = read_structure(args.file, max_atoms=args.max_atoms or min(
         e.max_atoms for e in engines))
     ensure_sane(structure, args.file)  # before any engine starts
     if args.workdir:
         writable_dir(args.workdir, "--workdir")
     calc = AdsorptionScreen(
-        pores=PoreAnalysis(**limits), charges=ChargeEquilibration(**limits),
+        pores=PoreAnalysis(**limits), charges=charges,
         gcmc=GcmcAdsorption(
             adsorbate=args.adsorbate, temperature_K=args.temperature,
             pressure_bar=args.pressure, cycles=args.cycles, use_charges=not args.no_charges,

@@ -4,7 +4,8 @@ Used by ``mofgen adsorb FILE``; the campaign's adsorb stage (``flows/adsorb.py``
 the GCMC step, since its structures arrive with pores and charges from the simulate stage.
 
 Zeo++ first, so a framework a CO2 molecule cannot enter is rejected in a second instead
-of costing a GCMC run; then QEq charges; then RASPA2. Each step's typed result is kept.
+of costing a GCMC run; then partial charges (EQeq by default); then RASPA2. Each step's
+typed result is kept.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pydantic import BaseModel
 from pymatgen.core import Structure
 
 from mofgen.engines._tools import workdir_for
-from mofgen.engines.charges import ChargeEquilibration
+from mofgen.engines.charge_methods import ChargeCalculation, charge_calculation
 from mofgen.engines.raspa import GcmcAdsorption
 from mofgen.engines.results import AdsorptionResult, ChargeResult, PoreResult, Status
 from mofgen.engines.zeopp import PoreAnalysis
@@ -37,7 +38,7 @@ class AdsorptionScreen:
     """Settings of the three calculations the screen chains."""
 
     pores: PoreAnalysis = field(default_factory=PoreAnalysis)
-    charges: ChargeEquilibration = field(default_factory=ChargeEquilibration)
+    charges: ChargeCalculation = field(default_factory=charge_calculation)
     gcmc: GcmcAdsorption = field(default_factory=GcmcAdsorption)
 
     def check_size(self, structure: Structure) -> None:

@@ -72,3 +72,30 @@ def read_structure(path: str | Path, max_atoms: int | None = None) -> Structure:
     if not structure.is_ordered:
         raise InvalidInput(f"{path} has partial occupancies; give an ordered structure")
     return structure
+
+
+def cif_charges(path: str | Path, structure: Structure) -> list[float] | None:
+    """Per-site ``_atom_site_charge`` of a CIF, mapped onto ``structure`` (read from the
+    same file) through the site labels; ``None`` when the CIF has no charge column.
+
+    pymatgen keeps each site's CIF label when it applies the symmetry operations, but not
+    the charge column, so symmetric CIFs (Cu-BTC is Fm-3m) need this mapping. A label that
+    carries two different charges cannot be mapped and is :class:`InvalidInput`.
+    """
+    from pymatgen.io.cif import CifParser
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        blocks = CifParser(str(path)).as_dict()
+    block = next(iter(blocks.values()), {})
+    if "_atom_site_charge" not in block:
+        return None
+    by_label: dict[str, float] = {}
+    for label, text in zip(block["_atom_site_label"], block["_atom_site_charge"], strict=True):
+        value = float(re.sub(r"\(\d+\)$", "", text))
+        if by_label.setdefault(label, value) != value:
+            raise InvalidInput(f"{path}: label {label} carries two charges; cannot map them")
+    try:
+        return [by_label[site.label] for site in structure]
+    except KeyError as exc:
+        raise InvalidInput(f"{path}: site label {exc} has no _atom_site_charge") from None

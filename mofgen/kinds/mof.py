@@ -88,8 +88,20 @@ class MofSettings(KindSettings):
     # simulate and adsorb the stable structures (off: a stability-only campaign)
     run_simulation: bool = True
     fidelity: Literal["mlip", "dft"] = "mlip"
+    # simulate stage's partial charges (README "Partial charges": eqeq beat qeq against
+    # literature charges); dft = CP2K DDAPC, only with fidelity dft
+    charge_method: Literal["eqeq", "qeq", "dft"] = "eqeq"
     linkers_per_batch: int = Field(default=16, gt=0, le=4096)
     anchors: list[Literal["COO", "cyano"]] = Field(default_factory=lambda: ["COO", "cyano"])
+
+    @model_validator(mode="after")
+    def _dft_charges_need_dft_fidelity(self) -> MofSettings:
+        # DDAPC costs hours per MOF on two cores: 100x an MLIP campaign's whole simulate
+        # stage, and a CHGNet cell is not the PBE minimum the density would be computed at
+        if self.charge_method == "dft" and self.fidelity != "dft":
+            raise ValueError("charge_method dft needs fidelity dft (DFT charges on a "
+                             "CHGNet-relaxed cell cost hours per MOF); use eqeq or qeq")
+        return self
 
     @field_validator("stability_protocol")
     @classmethod
@@ -246,6 +258,7 @@ class MofKind(CampaignKind):
     def makers(self, config: CampaignConfig) -> dict[str, Any]:
         """Every stage's Maker from the ``mof:`` settings: the one place where campaign
         settings become calculation settings."""
+        from mofgen.engines.charge_methods import charge_calculation
         from mofgen.engines.chgnet_relax import ChgnetRelaxation
         from mofgen.engines.cp2k_relax import Cp2kRelaxation
         from mofgen.engines.lammps_md import NptStability
@@ -265,7 +278,8 @@ class MofKind(CampaignKind):
                 stable_strain=t.stable_strain, reject_strain=t.retrain_strain,
                 **({"steps": s.md_steps} if s.md_steps else {})),
                 replicas=s.stability_replicas, confidence_z=s.confidence_z),
-            "simulate": SimulateMaker(relax=relax, pores=PoreAnalysis(
+            "simulate": SimulateMaker(relax=relax, charges=charge_calculation(
+                s.charge_method), pores=PoreAnalysis(
                 probe_radius_A=t.min_pore_diameter_A / 2)),
             "adsorb": AdsorbMaker(gcmc=GcmcAdsorption(
                 temperature_K=s.temperature_K, pressure_bar=s.pressure_bar,
