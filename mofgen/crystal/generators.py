@@ -10,10 +10,11 @@ killed half-way proposes the same candidates again (de-duplication keeps one cop
 Built in (``crystal.generator``):
 
 * ``template`` (default): element substitution over the prototype library
-  (:mod:`mofgen.crystal.library`, 272 distinct prototypes) for every sub-system of two or
+  (:mod:`mofgen.crystal.library`, 248 distinct prototypes) for every sub-system of two or
   more elements; a substituted composition is kept if it passes SMACT's screen
   (:func:`mofgen.crystal.compositions.passes_smact`); volumes rescaled by Slater radii.
-  Smallest cells first. Finite (a ternary has about 1 000 such candidates).
+  The whole system's compositions first, smallest cells first. Finite (429 candidates
+  for Mg-Al-O, 1 754 for Ba-Ti-O-N).
 * ``substitution``: pymatgen's data-mined ionic substitution (Hautier et al. 2011) over the
   eleven hand-built ionic prototypes (:mod:`mofgen.crystal.generate`). Finite, small.
 * ``pyxtal``: random symmetric crystals (pyxtal; Fredericks et al., Comput. Phys. Commun.
