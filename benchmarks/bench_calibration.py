@@ -208,8 +208,12 @@ class Job:
 
     @property
     def key(self) -> str:
-        return (f"{self.framework}|{self.charges}|{self.temperature_K:g}|{self.cycles}|"
-                f"{self.init_cycles}")
+        """A finished run of the same state point is not repeated, whatever its cycles."""
+        return run_key(self.framework, self.charges, self.temperature_K)
+
+
+def run_key(framework: str, charges: str, temperature_K: float) -> str:
+    return f"{framework}|{charges}|{temperature_K:g}"
 
 
 def reference_temperature(framework: str) -> float:
@@ -239,7 +243,7 @@ def run_job(job: Job, workdir: Path, cutoff: float) -> dict:
     structure, cif_charges = read_framework(job.framework)
     wd = workdir / f"{job.framework}-{job.charges}-{job.temperature_K:g}K-{job.cycles}"
     wd.mkdir(parents=True, exist_ok=True)
-    row: dict = {"key": job.key, **dataclasses.asdict(job)}
+    row: dict = dataclasses.asdict(job)
     if job.charges == CIF_CHARGES:
         charges = cif_charges
     else:
@@ -297,7 +301,7 @@ def format_table(rows: list[dict]) -> str:
         sim, exp = references(name, "simulation"), references(name, "experiment")
         value = r.get("uptake_mol_per_kg") if r.get("status") == "ok" else None
         ours = (f"{value:.3f} ± {r['block_error_mol_per_kg']:.3f}" if value is not None
-                else f"failed: {r.get('reason')}")
+                else "failed: " + str(r.get("reason")).replace("|", "\\|"))
         vs_cif = (f"{value / cif_uptake[name]:.2f}" if value is not None and name in cif_uptake
                   and r["charges"] != CIF_CHARGES and cif_uptake[name] > 0 else "–")
         oms = " (OMS)" if name in OPEN_METAL_SITES else ""
@@ -373,7 +377,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     done: dict[str, dict] = {}
     if args.out and args.out.exists():
-        done = {r["key"]: r for r in json.loads(args.out.read_text())["runs"]}
+        runs = json.loads(args.out.read_text())["runs"]
+        done = {run_key(r["framework"], r["charges"], r["temperature_K"]): r for r in runs}
     frameworks = [f.strip() for f in args.frameworks.split(",") if f.strip()]
     jobs = plan(frameworks, args.charges, args)
     if not args.table_only:
@@ -382,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(jobs)} runs ({len(todo)} to do), workdir {workdir}", flush=True)
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
             for row in pool.map(lambda j: run_job(j, workdir, args.cutoff), todo):
-                done[row["key"]] = row
+                done[run_key(row["framework"], row["charges"], row["temperature_K"])] = row
                 print(f"{row['framework']} {row['charges']}: {row.get('uptake_mol_per_kg')} "
                       f"± {row.get('block_error_mol_per_kg')} mol/kg ({row.get('status')}, "
                       f"{row.get('wall_s')} s)", flush=True)
