@@ -1,0 +1,97 @@
+"""benchmarks/bench_calibration.py without GCMC: its frameworks exist in the installed RASPA2,
+the CIF charges are read, every published number has a source, bad input is one line."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_calibration.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_calibration", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve their module by name
+    spec.loader.exec_module(module)
+    yield module
+    sys.modules.pop(spec.name, None)
+
+
+def test_frameworks_resolve_to_cifs_of_the_installed_raspa2(bench):
+    assert {"IRMOF-1", "Cu-BTC"} <= set(bench.FRAMEWORKS) and len(bench.FRAMEWORKS) >= 6
+    assert bench.OPEN_METAL_SITES <= set(bench.FRAMEWORKS)
+    for name in bench.FRAMEWORKS:
+        path = bench.framework_cif(name)
+        assert path.is_file(), path
+        structure, charges = bench.read_framework(name)
+        assert len(structure) > 0
+        if charges is not None:  # literature charges: one per site, a neutral cell
+            assert len(charges) == len(structure)
+            assert abs(sum(charges)) < 1e-2, (name, sum(charges))
+
+
+def test_cif_charges_are_read_only_where_the_library_has_them(bench):
+    structure, charges = bench.read_framework("Cu-BTC")
+    assert charges is not None
+    by_element = {site.specie.symbol: q for site, q in zip(structure, charges, strict=True)}
+    assert by_element["Cu"] > 0 > by_element["O"]
+    assert bench.read_framework("IRMOF-1")[1] is None  # a column of zeros is no charges
+
+
+def test_every_reference_value_has_a_source(bench):
+    assert bench.REFERENCES
+    for ref in bench.REFERENCES:
+        assert ref.framework in bench.FRAMEWORKS
+        assert ref.kind in {"experiment", "simulation"}
+        assert ref.source.strip() and ref.where.strip(), ref
+        assert 270 <= ref.temperature_K <= 310 and ref.pressure_bar == bench.PRESSURE_BAR
+        if ref.value_mol_per_kg is None:
+            assert ref.note.strip(), f"{ref.framework}: an unverified value must say why"
+        else:
+            assert ref.value_mol_per_kg > 0
+    for name in bench.FRAMEWORKS:
+        assert bench.references(name, "experiment"), f"{name} has no published reference"
+    covered = {f for limit in bench.KNOWN_LIMITATIONS for f in limit.frameworks}
+    assert bench.OPEN_METAL_SITES <= covered  # the known failures are stated, with sources
+    assert all(limit.source.strip() and limit.finding.strip()
+               for limit in bench.KNOWN_LIMITATIONS)
+
+
+def test_charge_method_defaults_to_the_campaigns(bench):
+    from mofgen.engines.charges import ChargeEquilibration
+
+    method = bench.default_charge_method()
+    assert method in bench.charge_methods()
+    assert isinstance(bench.charge_calculation(method), ChargeEquilibration)
+
+
+def test_table_cites_every_source_it_uses(bench):
+    rows = [
+        {"framework": "Ni-DOBDC", "charges": "qeq", "temperature_K": 298.0, "cycles": 10,
+         "init_cycles": 5, "status": "ok", "uptake_mol_per_kg": 0.6,
+         "block_error_mol_per_kg": 0.1},
+        {"framework": "Ni-DOBDC", "charges": bench.CIF_CHARGES, "temperature_K": 298.0,
+         "cycles": 10, "init_cycles": 5, "status": "ok", "uptake_mol_per_kg": 0.3,
+         "block_error_mol_per_kg": 0.05},
+    ]
+    table = bench.format_table(rows)
+    assert "| 2.00 |" in table  # QEq over CIF-charge uptake
+    for marker in {part.split("]")[0] for part in table.split("[")[1:]}:
+        assert f"\n[{marker}] " in table, f"citation [{marker}] has no source line"
+    assert "known limitation (Ni-DOBDC)" in table
+
+
+@pytest.mark.parametrize("args", [["--frameworks", "NoSuchMOF"], ["--charges", "magic"],
+                                  ["--cycles", "0"], ["--table-only"]])
+def test_bad_input_is_one_error_line(args):
+    proc = subprocess.run([sys.executable, str(BENCH), *args], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and proc.stderr.startswith("error:")
