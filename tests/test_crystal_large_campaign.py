@@ -159,14 +159,14 @@ def test_export_writes_each_record_as_it_is_read(big_store, decoded, monkeypatch
         return real_record(doc)
 
     monkeypatch.setattr(writer, "document_record", spying_record)
-    real_selected = writer.selected_ids
+    real_selection = writer.selection
 
-    def spying_selected(db, query):
-        ids = real_selected(db, query)  # ids only: what it decoded is not kept
+    def spying_selection(db, query):
+        chosen = real_selection(db, query)  # ids and a date only: what it decoded is not kept
         decoded["n"] = 0  # count from here the documents the writing reads
-        return ids
+        return chosen
 
-    monkeypatch.setattr(writer, "selected_ids", spying_selected)
+    monkeypatch.setattr(writer, "selection", spying_selection)
     report = writer.export_campaign(big_store, NAME, tmp_path / "out",
                                     formats="jsonl,optimade")
     assert report.count == written["n"] == N_DOCS
