@@ -172,6 +172,7 @@ class NptStability:
                                "replicas would not differ (set initial_velocities)")
         if replicas == 1:
             return [self.run(structure, workdir)]
+        self.check_size(structure)  # before any work directory exists
         base = workdir_for(workdir, "md")
         results: list[StabilityResult] = []
         typed: TypedSystem | None = None
@@ -295,7 +296,9 @@ def run_stability(
 ) -> StabilityResult:
     """Type (unless ``typed`` is this structure's typing already), run NPT MD and measure
     the strain; never raises for tool or structure problems."""
-    return _run(structure, maker or NptStability(), workdir_for(workdir, "md"), typed)[0]
+    maker = maker or NptStability()
+    maker.check_size(structure)  # a refused structure leaves no work directory behind
+    return _run(structure, maker, workdir_for(workdir, "md"), typed)[0]
 
 
 def _run(structure: Structure, maker: NptStability, wd: Path, typed: TypedSystem | None
