@@ -234,3 +234,23 @@ def write_p1_cif(
         rows.append(row)
     path.write_text("\n".join(rows) + "\n")
     return path
+
+
+def record_charges(result, structure: Structure, charges: np.ndarray, wd: Path,
+                   max_abs_charge_e: float, failure: str) -> None:
+    """Fill a :class:`~mofgen.engines.results.ChargeResult` with per-site charges, the
+    charged structure and the P1 CIF that GCMC reads; fail it with ``failure`` when a
+    charge is larger than ``max_abs_charge_e`` (the method collapsed: don't use them)."""
+    from mofgen.engines.results import Status
+
+    charged = structure.copy()
+    charged.add_site_property("charge", charges.tolist())
+    result.charges = charges.tolist()
+    result.total_charge_e = float(charges.sum())
+    result.max_abs_charge_e = float(np.abs(charges).max())
+    result.structure = charged.as_dict()
+    result.cif_file = str(write_p1_cif(structure, wd / "charged.cif", charges=charges))
+    if result.max_abs_charge_e > max_abs_charge_e:
+        result.status = Status.failed
+        result.reason = (f"{failure}: max |q| = {result.max_abs_charge_e:.2f} e "
+                         f"> {max_abs_charge_e} e")

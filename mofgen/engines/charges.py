@@ -26,9 +26,9 @@ from mofgen.engines._tools import (
     check_supercell,
     executable,
     min_images,
+    record_charges,
     run_tool,
     workdir_for,
-    write_p1_cif,
 )
 from mofgen.engines.results import ChargeResult, Status
 
@@ -77,17 +77,8 @@ def run_charges(
         result.status, result.reason = Status.failed, exc.message
         result.wall_time_s = time.perf_counter() - t0
         return result
-    charged = structure.copy()
-    charged.add_site_property("charge", charges.tolist())
-    result.charges = charges.tolist()
-    result.total_charge_e = float(charges.sum())
-    result.max_abs_charge_e = float(np.abs(charges).max())
-    result.structure = charged.as_dict()
-    result.cif_file = str(write_p1_cif(structure, wd / "charged.cif", charges=charges))
-    if result.max_abs_charge_e > calc.max_abs_charge_e:
-        result.status = Status.failed
-        result.reason = (f"QEq charges diverged: max |q| = {result.max_abs_charge_e:.2f} e "
-                         f"> {calc.max_abs_charge_e} e")
+    record_charges(result, structure, charges, wd, calc.max_abs_charge_e,
+                   "QEq charges diverged")
     result.wall_time_s = time.perf_counter() - t0
     return result
 

@@ -23,7 +23,13 @@ from pathlib import Path
 import numpy as np
 from pymatgen.core import Element, Structure
 
-from mofgen.engines._tools import EngineError, check_atoms, run_tool, workdir_for, write_p1_cif
+from mofgen.engines._tools import (
+    EngineError,
+    check_atoms,
+    record_charges,
+    run_tool,
+    workdir_for,
+)
 from mofgen.engines.cp2k_relax import find_cp2k
 from mofgen.engines.results import ChargeResult, Status
 
@@ -111,17 +117,8 @@ def run_cp2k_charges(
         result.status, result.reason = Status.failed, msg
         result.wall_time_s = time.perf_counter() - t0
         return result
-    charged = structure.copy()
-    charged.add_site_property("charge", charges.tolist())
-    result.charges = charges.tolist()
-    result.total_charge_e = float(charges.sum())
-    result.max_abs_charge_e = float(np.abs(charges).max())
-    result.structure = charged.as_dict()
-    result.cif_file = str(write_p1_cif(structure, wd / "charged.cif", charges=charges))
-    if result.max_abs_charge_e > m.max_abs_charge_e:
-        result.status = Status.failed
-        result.reason = (f"DDAPC charges implausible: max |q| = {result.max_abs_charge_e:.2f} e "
-                         f"> {m.max_abs_charge_e} e")
+    record_charges(result, structure, charges, wd, m.max_abs_charge_e,
+                   "DDAPC charges implausible")
     result.wall_time_s = time.perf_counter() - t0
     return result
 

@@ -45,7 +45,7 @@ from scipy.sparse.linalg import LinearOperator, minres
 from scipy.special import erfc
 
 from mofgen import __version__
-from mofgen.engines._tools import EngineError, check_atoms, workdir_for, write_p1_cif
+from mofgen.engines._tools import EngineError, check_atoms, record_charges, workdir_for
 from mofgen.engines.results import ChargeResult, Status
 
 TOOL = "mofgen-eqeq"
@@ -114,17 +114,8 @@ def run_eqeq(
         result.status, result.reason = Status.failed, exc.message
         result.wall_time_s = time.perf_counter() - t0
         return result
-    charged = structure.copy()
-    charged.add_site_property("charge", charges.tolist())
-    result.charges = charges.tolist()
-    result.total_charge_e = float(charges.sum())
-    result.max_abs_charge_e = float(np.abs(charges).max())
-    result.structure = charged.as_dict()
-    result.cif_file = str(write_p1_cif(structure, wd / "charged.cif", charges=charges))
-    if result.max_abs_charge_e > calc.max_abs_charge_e:
-        result.status = Status.failed
-        result.reason = (f"EQeq charges diverged: max |q| = {result.max_abs_charge_e:.2f} e "
-                         f"> {calc.max_abs_charge_e} e")
+    record_charges(result, structure, charges, wd, calc.max_abs_charge_e,
+                   "EQeq charges diverged")
     result.wall_time_s = time.perf_counter() - t0
     return result
 
