@@ -30,7 +30,7 @@ from mofgen.engines._tools import (
     run_tool,
     workdir_for,
 )
-from mofgen.engines.cp2k_relax import find_cp2k
+from mofgen.engines.cp2k_relax import find_cp2k, scf_section, subsys_section
 from mofgen.engines.results import ChargeResult, Status
 
 TOOL = "cp2k"
@@ -139,12 +139,6 @@ def parse_ddapc(text: str, n_atoms: int, total_charge_e: float = 0.0,
 
 
 def cp2k_input(s: Structure, m: Cp2kCharges, data_dir: str) -> str:
-    cell = "\n".join(f"      {k} {v[0]:.8f} {v[1]:.8f} {v[2]:.8f}"
-                     for k, v in zip("ABC", s.lattice.matrix, strict=True))
-    coords = "\n".join(f"      {site.specie.symbol} {x:.8f} {y:.8f} {z:.8f}"
-                       for site, (x, y, z) in zip(s, s.cart_coords, strict=True))
-    kinds = "\n".join(f"    &KIND {el}\n      BASIS_SET {m.basis}\n      POTENTIAL {m.potential}\n"
-                      f"    &END KIND" for el in sorted({x.specie.symbol for x in s}))
     unpaired = unpaired_electrons(s)
     spin = m.spin_polarised if m.spin_polarised is not None else unpaired > 0
     electrons = sum(site.specie.Z for site in s) - m.total_charge_e  # parity only
@@ -167,20 +161,7 @@ def cp2k_input(s: Structure, m: Cp2kCharges, data_dir: str) -> str:
       CUTOFF {m.cutoff_Ry}
       REL_CUTOFF {m.rel_cutoff_Ry}
     &END MGRID
-    &SCF
-      SCF_GUESS ATOMIC
-      EPS_SCF {m.eps_scf}
-      MAX_SCF {m.max_scf}
-      &OT
-        MINIMIZER DIIS
-        PRECONDITIONER FULL_SINGLE_INVERSE
-      &END OT
-      &OUTER_SCF
-        MAX_SCF {m.outer_scf}
-        EPS_SCF {m.eps_scf}
-      &END OUTER_SCF
-    &END SCF
-    &XC
+{scf_section(m.eps_scf, m.max_scf, m.outer_scf)}    &XC
       &XC_FUNCTIONAL PBE
       &END XC_FUNCTIONAL
     &END XC
@@ -190,14 +171,5 @@ def cp2k_input(s: Structure, m: Cp2kCharges, data_dir: str) -> str:
       TYPE_OF_DENSITY FULL
     &END FIT_CHARGE
   &END PROPERTIES
-  &SUBSYS
-    &CELL
-{cell}
-    &END CELL
-    &COORD
-{coords}
-    &END COORD
-{kinds}
-  &END SUBSYS
-&END FORCE_EVAL
+{subsys_section(s, m.basis, m.potential)}&END FORCE_EVAL
 """

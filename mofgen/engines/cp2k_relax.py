@@ -95,13 +95,45 @@ def run_cp2k_relax(
     return result
 
 
-def _input(s: Structure, m: Cp2kRelaxation, data_dir: str) -> str:
+def scf_section(eps_scf: float, max_scf: int, outer_scf: int) -> str:
+    """The &SCF block every mofgen CP2K run uses: OT with DIIS, restarted by an outer loop."""
+    return f"""    &SCF
+      SCF_GUESS ATOMIC
+      EPS_SCF {eps_scf}
+      MAX_SCF {max_scf}
+      &OT
+        MINIMIZER DIIS
+        PRECONDITIONER FULL_SINGLE_INVERSE
+      &END OT
+      &OUTER_SCF
+        MAX_SCF {outer_scf}
+        EPS_SCF {eps_scf}
+      &END OUTER_SCF
+    &END SCF
+"""
+
+
+def subsys_section(s: Structure, basis: str, potential: str) -> str:
+    """The &SUBSYS block: cell rows, Cartesian coordinates (Å) and one &KIND per element."""
     cell = "\n".join(f"      {k} {v[0]:.8f} {v[1]:.8f} {v[2]:.8f}"
                      for k, v in zip("ABC", s.lattice.matrix, strict=True))
     coords = "\n".join(f"      {site.specie.symbol} {x:.8f} {y:.8f} {z:.8f}"
                        for site, (x, y, z) in zip(s, s.cart_coords, strict=True))
-    kinds = "\n".join(f"    &KIND {el}\n      BASIS_SET {m.basis}\n      POTENTIAL {m.potential}\n"
+    kinds = "\n".join(f"    &KIND {el}\n      BASIS_SET {basis}\n      POTENTIAL {potential}\n"
                       f"    &END KIND" for el in sorted({x.specie.symbol for x in s}))
+    return f"""  &SUBSYS
+    &CELL
+{cell}
+    &END CELL
+    &COORD
+{coords}
+    &END COORD
+{kinds}
+  &END SUBSYS
+"""
+
+
+def _input(s: Structure, m: Cp2kRelaxation, data_dir: str) -> str:
     return f"""&GLOBAL
   PROJECT mof
   RUN_TYPE CELL_OPT
@@ -130,20 +162,7 @@ def _input(s: Structure, m: Cp2kRelaxation, data_dir: str) -> str:
       CUTOFF {m.cutoff_Ry}
       REL_CUTOFF {m.rel_cutoff_Ry}
     &END MGRID
-    &SCF
-      SCF_GUESS ATOMIC
-      EPS_SCF {m.eps_scf}
-      MAX_SCF {m.max_scf}
-      &OT
-        MINIMIZER DIIS
-        PRECONDITIONER FULL_SINGLE_INVERSE
-      &END OT
-      &OUTER_SCF
-        MAX_SCF 5
-        EPS_SCF {m.eps_scf}
-      &END OUTER_SCF
-    &END SCF
-    &XC
+{scf_section(m.eps_scf, m.max_scf, outer_scf=5)}    &XC
       &XC_FUNCTIONAL PBE
       &END XC_FUNCTIONAL
       &VDW_POTENTIAL
@@ -156,16 +175,7 @@ def _input(s: Structure, m: Cp2kRelaxation, data_dir: str) -> str:
       &END VDW_POTENTIAL
     &END XC
   &END DFT
-  &SUBSYS
-    &CELL
-{cell}
-    &END CELL
-    &COORD
-{coords}
-    &END COORD
-{kinds}
-  &END SUBSYS
-&END FORCE_EVAL
+{subsys_section(s, m.basis, m.potential)}&END FORCE_EVAL
 """
 
 
