@@ -2,7 +2,7 @@
 
 Runs the campaign's own adsorb calculation (``GcmcAdsorption``: MOFA's UFF + TraPPE CO2
 force field, Lorentz-Berthelot, 12.8 Å cutoff, Ewald) on frameworks from RASPA2's structure
-library, with the campaign's charge method (``ChargeEquilibration``) and, where the CIF
+library, with the campaign's charge method (``mof.charge_method``, EQeq by default) and, where the CIF
 carries them, the CIF's own literature charges. Prints our uptake with RASPA's block error,
 the published simulated and experimental values with their sources, and the ratios.
 
@@ -34,7 +34,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 from pymatgen.core import Structure  # noqa: E402
 from pymatgen.io.cif import CifParser  # noqa: E402
 
-from mofgen.engines.charges import ChargeEquilibration  # noqa: E402
+from mofgen.engines.charge_methods import CHARGE_METHODS, DEFAULT_METHOD  # noqa: E402
+from mofgen.engines.charge_methods import charge_calculation as charge_calculation_for  # noqa: E402,E501
 from mofgen.engines.raspa import GcmcAdsorption  # noqa: E402
 from mofgen.engines.results import Status  # noqa: E402
 
@@ -169,33 +170,17 @@ def _number(text: str) -> float:
 
 
 def charge_methods() -> tuple[str, ...]:
-    """Charge methods the installed ``ChargeEquilibration`` offers (QEq at least)."""
-    field = _method_field()
-    if field is None:
-        return ("qeq",)
-    from typing import get_args
-
-    options = get_args(field.type) if not isinstance(field.type, str) else ()
-    return tuple(str(o) for o in options) or ("qeq", "eqeq")
+    """Charge methods a campaign can use (``mof.charge_method``)."""
+    return CHARGE_METHODS
 
 
 def default_charge_method() -> str:
-    """The campaign's default: whatever ``ChargeEquilibration()`` does."""
-    field = _method_field()
-    return str(field.default).lower() if field is not None else "qeq"
+    """The campaign's default charge method."""
+    return DEFAULT_METHOD
 
 
-def _method_field() -> dataclasses.Field | None:
-    return next((f for f in dataclasses.fields(ChargeEquilibration) if f.name == "method"), None)
-
-
-def charge_calculation(method: str) -> ChargeEquilibration:
-    if _method_field() is None:
-        if method != "qeq":
-            raise ValueError(f"charge method {method!r} is not available here "
-                             f"(ChargeEquilibration offers QEq only)")
-        return ChargeEquilibration()
-    return ChargeEquilibration(method=method)  # type: ignore[call-arg]
+def charge_calculation(method: str):
+    return charge_calculation_for(method, max_atoms=None)
 
 
 @dataclass(frozen=True)
