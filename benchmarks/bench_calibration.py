@@ -2,9 +2,15 @@
 
 Runs the campaign's own adsorb calculation (``GcmcAdsorption``: MOFA's UFF + TraPPE CO2
 force field, Lorentz-Berthelot, 12.8 Å cutoff, Ewald) on frameworks from RASPA2's structure
-library, with the campaign's charge method (``mof.charge_method``, EQeq by default) and, where the CIF
-carries them, the CIF's own literature charges. Prints our uptake with RASPA's block error,
-the published simulated and experimental values with their sources, and the ratios.
+library, with the campaign's charge method (``mof.charge_method``, EQeq by default) and,
+where the CIF carries them, the CIF's own literature charges. Prints our uptake with
+RASPA's block error, the published experimental values with their sources, and the ratios.
+
+The published values are measured isotherms from the NIST/ARPA-E adsorption database
+(ISODB, mirrored at github.com/NIST-ISODB/isodb-library), listed with DOI, file and commit
+in ``benchmarks/data/published-co2-isodb.json``; the uptake at 0.1 bar is interpolated here
+from the two measured points that bracket it. Where several samples were measured, the
+table shows their median and range: the spread between labs is part of the comparison.
 
 Uptake is the absolute loading; the published experimental numbers are excess loadings,
 which differ by less than 1 % at 0.1 bar. Each framework runs at its reference's
@@ -36,6 +42,7 @@ from pymatgen.io.cif import CifParser  # noqa: E402
 
 from mofgen.engines.charge_methods import CHARGE_METHODS, DEFAULT_METHOD  # noqa: E402
 from mofgen.engines.charge_methods import charge_calculation as charge_calculation_for  # noqa: E402,E501
+from mofgen.engines.inputs import cif_charges  # noqa: E402
 from mofgen.engines.raspa import GcmcAdsorption  # noqa: E402
 from mofgen.engines.results import Status  # noqa: E402
 
@@ -54,44 +61,52 @@ FRAMEWORKS: dict[str, str] = {
     "Ni-DOBDC": "open Ni(II) sites (Ni-MOF-74, CPO-27-Ni)",
     "Co-DOBDC": "open Co(II) sites (Co-MOF-74, CPO-27-Co)",
     "Zn-DOBDC": "open Zn(II) sites (Zn-MOF-74, CPO-27-Zn)",
+    "MOF-177": "Zn4O, large pores (BTB)",
 }
 OPEN_METAL_SITES = frozenset({"Cu-BTC", "Mg-DOBDC", "Ni-DOBDC", "Co-DOBDC", "Zn-DOBDC"})
 CIF_CHARGES = "cif"  # the charge source that means the CIF's own partial charges
 
 
+PUBLISHED = Path(__file__).with_name("data") / "published-co2-isodb.json"
+CO2_G_PER_MOL = 44.01
+# measured amount -> mol/kg (wt% read as g CO2 per 100 g of adsorbent)
+TO_MOL_PER_KG = {"mmol/g": 1.0, "mol/kg": 1.0, "mg/g": 1 / CO2_G_PER_MOL,
+                 "wt%": 10 / CO2_G_PER_MOL}
+TEMPERATURE_WINDOW_K = 5.0  # published isotherms within this of the run's temperature count
+
+
 @dataclass(frozen=True)
 class Reference:
-    """One published CO2 uptake (mol/kg); ``value`` None means "not known to us for sure"."""
+    """One measured CO2 isotherm's uptake at ``pressure_bar``, with where it comes from."""
 
     framework: str
-    kind: str  # "experiment" or "simulation"
-    value_mol_per_kg: float | None
+    value_mol_per_kg: float
     temperature_K: float
     pressure_bar: float
-    source: str  # authors, journal, volume, pages, year
-    where: str  # table / figure of the source
+    source: str  # the DOI of the measurement
+    where: str  # the ISODB file and commit it was read from
     note: str = ""
 
 
-YAZAYDIN_2009 = ("A. Ö. Yazaydın, R. Q. Snurr, T.-H. Park, K. Koh, J. Liu, M. D. LeVan, "
-                 "A. I. Benin, P. Jakubczak, M. Lanuza, D. B. Galloway, J. J. Low, R. R. Willis, "
-                 "Screening of metal-organic frameworks for carbon dioxide capture from flue gas "
-                 "using a combined experimental and modeling approach, "
-                 "J. Am. Chem. Soc. 131, 18198-18199 (2009)")
-YAZAYDIN_WHERE = ("communication: CO2 uptake at 0.1 bar, 298 K per MOF; SI §4 'Details of "
-                  "Simulations and Experiments for each MOF' (pp. S9-S42)")
-NOT_VERIFIED = ("the source's table could not be read from this machine "
-                "(no journal access); enter it from the paper before quoting a ratio")
-# Yazaydın et al. measured and simulated CO2 at 0.1 bar / 298 K for exactly these frameworks
-# (their SI §1 lists HKUST-1, IRMOF-1, IRMOF-3, Zn/Ni/Co/Mg-DOBDC, ZIF-8, MIL-47, ...); their
-# simulations used a generic force field with DFT cluster charges (SI §2). No number is filled
-# in that we could not read in the source: value None prints as "not verified".
-REFERENCES: tuple[Reference, ...] = tuple(
-    Reference(name, kind, None, 298.0, PRESSURE_BAR, YAZAYDIN_2009,
-              YAZAYDIN_WHERE + ("" if kind == "experiment" else
-                                "; their model: generic force field, DFT cluster charges"),
-              NOT_VERIFIED)
-    for name in FRAMEWORKS for kind in ("experiment", "simulation"))
+def interpolated(isotherm: dict, pressure_bar: float) -> float:
+    """Linear interpolation between the measured points that bracket ``pressure_bar``."""
+    p0, q0, p1, q1 = (isotherm[k] for k in ("p_low", "q_low", "p_high", "q_high"))
+    if not p0 <= pressure_bar <= p1 or p0 == p1:
+        raise ValueError(f"{isotherm['isodb_path']}: {pressure_bar} bar is not bracketed")
+    q = q0 + (pressure_bar - p0) / (p1 - p0) * (q1 - q0)
+    return q * TO_MOL_PER_KG[isotherm["adsorption_units"]]
+
+
+def load_references(path: Path = PUBLISHED) -> tuple[Reference, ...]:
+    data = json.loads(path.read_text())
+    return tuple(
+        Reference(i["framework"], interpolated(i, PRESSURE_BAR), float(i["temperature_K"]),
+                  PRESSURE_BAR, f"doi:{i['doi']}",
+                  f"ISODB {i['isodb_path']} @ {i['commit'][:10]}", i.get("note", ""))
+        for i in data["isotherms"])
+
+
+REFERENCES: tuple[Reference, ...] = load_references()
 
 
 @dataclass(frozen=True)
@@ -127,7 +142,10 @@ KNOWN_LIMITATIONS: tuple[KnownLimitation, ...] = (
         "residual water coordinated to the Cu sites changes the measured CO2 uptake of HKUST-1 "
         "at 0.1 bar; a dry rigid crystal model is compared with an activated sample of unknown "
         "water content",
-        YAZAYDIN_2009),
+        "A. Ö. Yazaydın, A. I. Benin, S. A. Faheem, P. Jakubczak, J. J. Low, R. R. Willis, "
+        "R. Q. Snurr, Enhanced CO2 adsorption in metal-organic frameworks via occupation of "
+        "open-metal sites by coordinated water molecules, Chem. Mater. 21, 1425-1430 (2009), "
+        "doi:10.1021/cm900049x"),
 )
 
 
@@ -143,30 +161,18 @@ def framework_cif(name: str) -> Path:
 
 
 def read_framework(name: str) -> tuple[Structure, list[float] | None]:
-    """The P1 framework and, if the CIF has non-zero ``_atom_site_charge``, its charges.
-
-    pymatgen drops the charge column, so charges are mapped back through the site labels
-    of the asymmetric unit (a label carrying two different charges is an error).
-    """
+    """The P1 framework and, if the CIF has non-zero ``_atom_site_charge``, its charges
+    (mapped through the site labels, :func:`mofgen.engines.inputs.cif_charges`)."""
     path = framework_cif(name)
     with warnings.catch_warnings():  # every P1 CIF of the library triggers pymatgen notes
         warnings.simplefilter("ignore", UserWarning)
-        parser = CifParser(path)
-        structure = parser.parse_structures(primitive=False)[0]
-    block = next(iter(parser._cif.data.values())).data  # noqa: SLF001 (no public accessor)
-    labels, column = block.get("_atom_site_label"), block.get("_atom_site_charge")
-    if not column or not any(abs(_number(q)) > 1e-9 for q in column):
+        # MOF-177 lists sites on its 3-fold axes twice: merge them (occupancy 2 -> 1)
+        structure = CifParser(path, occupancy_tolerance=3).parse_structures(
+            primitive=False)[0]
+    charges = cif_charges(path, structure)
+    if not charges or not any(abs(q) > 1e-9 for q in charges):
         return structure, None
-    by_label: dict[str, float] = {}
-    for label, q in zip(labels, column, strict=True):
-        if by_label.setdefault(label, _number(q)) != _number(q):
-            raise ValueError(f"{path}: label {label} carries two different charges")
-    charges = [by_label[site.label] for site in structure]
     return structure, charges
-
-
-def _number(text: str) -> float:
-    return float(text.split("(")[0])
 
 
 def charge_methods() -> tuple[str, ...]:
@@ -252,8 +258,10 @@ def run_job(job: Job, workdir: Path, cutoff: float) -> dict:
     return row
 
 
-def references(framework: str, kind: str) -> list[Reference]:
-    return [r for r in REFERENCES if r.framework == framework and r.kind == kind]
+def references(framework: str, temperature_K: float) -> list[Reference]:
+    """Published values for ``framework`` measured within the window of ``temperature_K``."""
+    return [r for r in REFERENCES if r.framework == framework
+            and abs(r.temperature_K - temperature_K) <= TEMPERATURE_WINDOW_K]
 
 
 def format_table(rows: list[dict]) -> str:
@@ -267,23 +275,30 @@ def format_table(rows: list[dict]) -> str:
 
     def published(refs: list[Reference]) -> str:
         if not refs:
-            return "–"
-        ref = next((r for r in refs if r.value_mol_per_kg is not None), refs[0])
-        shown = "not verified" if ref.value_mol_per_kg is None else f"{ref.value_mol_per_kg:.2f}"
-        return f"{shown} [{cite(ref.source)}]"
+            return "none found"
+        values = [r.value_mol_per_kg for r in refs]
+        cites = ",".join(str(cite(src)) for src in dict.fromkeys(r.source for r in refs))
+        spread = (f" ({min(values):.2f}–{max(values):.2f}, n={len(values)})"
+                  if len(values) > 1 else "")
+        temps = "/".join(f"{t:g}" for t in sorted({r.temperature_K for r in refs}))
+        return f"{median(values):.2f}{spread} at {temps} K [{cites}]"
 
     def ratio(value: float | None, refs: list[Reference]) -> str:
-        known = [r for r in refs if r.value_mol_per_kg is not None]
-        return f"{value / known[0].value_mol_per_kg:.2f}" if value is not None and known else "–"
+        if value is None or not refs:
+            return "–"
+        values = [r.value_mol_per_kg for r in refs]
+        text = f"{value / median(values):.2f}"
+        return text + (f" ({value / max(values):.2f}–{value / min(values):.2f})"
+                       if len(values) > 1 else "")
 
     cif_uptake = {r["framework"]: r["uptake_mol_per_kg"] for r in rows
                   if r["charges"] == CIF_CHARGES and r.get("status") == "ok"}
     lines = ["| framework | charges | T (K) | cycles (init) | ours (mol/kg) ± block error | "
-             "ours / ours with CIF charges | published sim. | published exp. | ours/sim. | "
-             "ours/exp. |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "ours / ours with CIF charges | published exp. (mol/kg): median (range) | "
+             "ours / exp. median (range) |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         name = r["framework"]
-        sim, exp = references(name, "simulation"), references(name, "experiment")
+        exp = references(name, r["temperature_K"])
         value = r.get("uptake_mol_per_kg") if r.get("status") == "ok" else None
         ours = (f"{value:.3f} ± {r['block_error_mol_per_kg']:.3f}" if value is not None
                 else "failed: " + str(r.get("reason")).replace("|", "\\|"))
@@ -291,19 +306,21 @@ def format_table(rows: list[dict]) -> str:
                   and r["charges"] != CIF_CHARGES and cif_uptake[name] > 0 else "–")
         oms = " (OMS)" if name in OPEN_METAL_SITES else ""
         lines.append(f"| {name}{oms} | {r['charges']} | {r['temperature_K']:g} | "
-                     f"{r['cycles']} ({r['init_cycles']}) | {ours} | {vs_cif} | {published(sim)} "
-                     f"| {published(exp)} | {ratio(value, sim)} | {ratio(value, exp)} |")
-    notes = sorted({r.note for r in REFERENCES if r.framework in {x["framework"] for x in rows}
-                    and r.value_mol_per_kg is None})
+                     f"{r['cycles']} ({r['init_cycles']}) | {ours} | {vs_cif} | "
+                     f"{published(exp)} | {ratio(value, exp)} |")
     lines.append("")
-    lines += [f"not verified: {note}" for note in notes]
     names = {r["framework"] for r in rows}
     for limit in KNOWN_LIMITATIONS:
         hit = [f for f in limit.frameworks if f in names]
         if hit:
             lines.append(f"known limitation ({', '.join(hit)}): {limit.finding} "
                          f"[{cite(limit.source)}]")
-    lines += [f"[{i}] {source}" for i, source in enumerate(sources, start=1)]
+    where: dict[str, list[str]] = {}
+    for ref in REFERENCES:
+        where.setdefault(ref.source, []).append(ref.where)
+    lines += [f"[{i}] {source}" + (f" (measured isotherms: {'; '.join(where[source])})"
+                                   if source in where else "")
+              for i, source in enumerate(sources, start=1)]
     return "\n".join(lines)
 
 
@@ -321,12 +338,12 @@ def summary(rows: list[dict]) -> str:
                    f"({text})")
     for label, keep in (("no open metal sites", lambda n: n not in OPEN_METAL_SITES),
                         ("open metal sites", lambda n: n in OPEN_METAL_SITES)):
-        ratios = [r["uptake_mol_per_kg"] / ref.value_mol_per_kg for r in rows
-                  if r.get("status") == "ok" and keep(r["framework"])
-                  for ref in references(r["framework"], "experiment")[:1]
-                  if ref.value_mol_per_kg is not None]
+        ratios = [r["uptake_mol_per_kg"] / median(ref.value_mol_per_kg for ref in refs)
+                  for r in rows if r.get("status") == "ok" and keep(r["framework"])
+                  for refs in [references(r["framework"], r["temperature_K"])] if refs]
         if ratios:
-            out.append(f"median ours/exp. ({label}): {median(ratios):.2f} over {len(ratios)} runs")
+            out.append(f"median ours/exp. ({label}): {median(ratios):.2f} over {len(ratios)} "
+                       f"runs (range {min(ratios):.2f}–{max(ratios):.2f})")
     return "\n".join(out)
 
 

@@ -144,6 +144,28 @@ def test_a_restarted_campaign_continues_the_generator_where_it_stopped(db, gener
         assert doc["origin"]["generator"] == generator
 
 
+def test_chained_generators_run_one_after_the_other_and_resume_in_either_part():
+    from mofgen.crystal.generators import CHAIN_STRIDE
+
+    config = CampaignConfig.model_validate({"kind": "crystal", "crystal": {
+        "system": "Mg-Al-O", "generator": "template+pyxtal",
+        "prototypes": ["rocksalt", "cesiumchloride"]}})
+    template, pyxtal = generator_for("template"), generator_for("pyxtal")
+    plan = template(config, 0, 1000)
+    assert plan.exhausted and 0 < len(plan.candidates) < 20
+    chained = generator_for("template+pyxtal")
+    first = chained(config, 0, len(plan.candidates) + 3)  # crosses into pyxtal's part
+    assert first.cursor == CHAIN_STRIDE and not first.exhausted
+    assert [c.formula for c in first.candidates] == [c.formula for c in plan.candidates]
+    assert {c.generator for c in first.candidates} == {"template"}
+    second = chained(config, first.cursor, 3)  # resumed: pyxtal from its own start
+    expected = pyxtal(config, 0, 3)
+    assert second.cursor == CHAIN_STRIDE + expected.cursor and not second.exhausted
+    assert [c.structure for c in second.candidates] == [c.structure for c in expected.candidates]
+    with pytest.raises(InvalidInput, match="unknown crystal generator 'template\\+nope'"):
+        generator_for("template+nope")
+
+
 # ---------------------------------------------------------------------- reference phases
 def test_reference_phases_of_any_system_are_built_from_the_library():
     oxygen = elemental_phases("O")

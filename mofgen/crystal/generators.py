@@ -22,6 +22,11 @@ Built in (``crystal.generator``):
   (:mod:`mofgen.crystal.random_structures`). Endless: position ``i`` is one attempt seeded
   by ``(config.seed, i)``.
 
+Generators chain with ``+``: ``template+pyxtal`` proposes the template sequence, then
+pyxtal's once the templates are used up (exa-AMD's known prototypes first, then a random
+search that never ends). The chain's cursor is ``part * CHAIN_STRIDE + position in that
+part``, one integer like every other cursor.
+
 Packages add generators through the ``mofgen.crystal_generators`` entry-point group: either
 a callable with this signature, or an older one ``(config, start, count) -> [Candidate]``
 (position = candidates proposed, ended when a batch comes back short).
@@ -230,11 +235,34 @@ def generators() -> dict[str, Generator]:
     return found
 
 
+# -------------------------------------------------------------------------------- chains
+CHAIN_STRIDE = 10**9  # cursor positions per part of a chain (no sequence is that long)
+
+
+def chain(parts: list[Generator]) -> Generator:
+    """One sequence of several: part k's candidates, then part k+1's from its start."""
+    def generator(config: Any, cursor: int, count: int) -> GeneratedBatch:
+        part, position = divmod(cursor, CHAIN_STRIDE)
+        batch = parts[part](config, position, count)
+        if batch.cursor >= CHAIN_STRIDE:
+            raise RuntimeError("a chained generator's cursor outgrew the chain stride")
+        if batch.exhausted and part + 1 < len(parts):
+            return GeneratedBatch(batch.candidates, (part + 1) * CHAIN_STRIDE, False)
+        return GeneratedBatch(batch.candidates, part * CHAIN_STRIDE + batch.cursor,
+                              batch.exhausted)
+
+    return generator
+
+
 def generator_for(name: str) -> Generator:
+    """The generator called ``name``; ``a+b`` chains registered generators."""
     known = generators()
-    if name not in known:
-        raise InvalidInput(f"unknown crystal generator {name!r} (known: {', '.join(known)})")
-    return known[name]
+    names = name.split("+")
+    unknown = [n for n in names if n not in known]
+    if unknown or not name:
+        raise InvalidInput(f"unknown crystal generator {name!r} (known: {', '.join(known)}; "
+                           "chain them with +, e.g. template+pyxtal)")
+    return known[name] if len(names) == 1 else chain([known[n] for n in names])
 
 
 def check_generator(settings: Any) -> None:
@@ -243,16 +271,17 @@ def check_generator(settings: Any) -> None:
     from importlib.util import find_spec
 
     generator_for(settings.generator)
-    needed = ["smact"] + (["pyxtal"] if settings.generator == "pyxtal" else [])
+    parts = settings.generator.split("+")
+    needed = ["smact"] + (["pyxtal"] if "pyxtal" in parts else [])
     missing = [name for name in needed if find_spec(name) is None]
     if missing:
         raise InvalidInput(f"crystal campaigns need {' and '.join(missing)}: "
                            "pip install 'mofgen[crystal]'")
-    if settings.prototypes and settings.generator == "substitution":
+    if settings.prototypes and "substitution" in parts:
         from mofgen.crystal.prototypes import prototypes
 
         prototypes(settings.prototypes)
-    elif settings.prototypes and settings.generator == "template":
+    elif settings.prototypes and "template" in parts:
         from mofgen.crystal.library import templates
 
         templates(settings.prototypes)
