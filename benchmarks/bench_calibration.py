@@ -273,10 +273,16 @@ def format_table(rows: list[dict]) -> str:
             sources.append(source)
         return sources.index(source) + 1
 
+    shown: dict[str, list[str]] = {}  # source -> the isotherm files the table used
+
     def published(refs: list[Reference]) -> str:
         if not refs:
             return "none found"
         values = [r.value_mol_per_kg for r in refs]
+        for r in refs:
+            files = shown.setdefault(r.source, [])
+            if r.where not in files:
+                files.append(r.where)
         cites = ",".join(str(cite(src)) for src in dict.fromkeys(r.source for r in refs))
         spread = (f" ({min(values):.2f}–{max(values):.2f}, n={len(values)})"
                   if len(values) > 1 else "")
@@ -315,11 +321,8 @@ def format_table(rows: list[dict]) -> str:
         if hit:
             lines.append(f"known limitation ({', '.join(hit)}): {limit.finding} "
                          f"[{cite(limit.source)}]")
-    where: dict[str, list[str]] = {}
-    for ref in REFERENCES:
-        where.setdefault(ref.source, []).append(ref.where)
-    lines += [f"[{i}] {source}" + (f" (measured isotherms: {'; '.join(where[source])})"
-                                   if source in where else "")
+    lines += [f"[{i}] {source}" + (f" (measured isotherms: {'; '.join(shown[source])})"
+                                   if source in shown else "")
               for i, source in enumerate(sources, start=1)]
     return "\n".join(lines)
 
