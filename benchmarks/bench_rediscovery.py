@@ -1,0 +1,351 @@
+"""Rediscovery: does a crystal campaign find a well-known ground-state ternary it was not given?
+
+For each system below a real campaign runs through the CLI (``mofgen run --kind crystal``)
+in a fresh store with a time budget. Its reference phases (the hull) are elements and
+binaries only (:mod:`mofgen.crystal.references`), which is checked: the run is refused
+if a reference has the target's reduced formula. The target counts as **rediscovered**
+when a relaxed candidate has the target's reduced formula, the target's space group
+(spglib through pymatgen's ``SpacegroupAnalyzer``, ``symprec`` 0.1 Å, a tolerance loose
+enough for CHGNet-relaxed cells) and an energy above the campaign's hull ≤ 0.05 eV/atom.
+
+Per system the table gives the target structure's E_hull (eV/atom, against the campaign's
+CHGNet-self-consistent hull, not the DFT one), its rank among the candidates that passed
+the screen by predicted formation energy (1 = screened best; the policy relaxes in that
+order, so the rank is about how many relaxations it needed), the candidates generated /
+screened / passing the screen / relaxed, the time from campaign start (the campaign
+document's ``created_at``; it includes building the hull, given separately) to the end of
+the target's relaxation (its ``simulate.finished``), the wall time of the whole run, and
+the best E_hull of the target's composition in any structure.
+
+Systems were chosen for a ground state that is textbook knowledge at room temperature,
+for diverse structure types, and for being reachable by the template library. Where the
+library's exemplar of the structure type *is* the target (``exemplar is target``), finding
+it checks the screen, the relaxation and the hull, not discovery; elsewhere it is a real
+element substitution into another compound's structure type. Li-Fe-O is avoided: its
+curated references contain ternaries.
+
+    nice -n 19 python benchmarks/bench_rediscovery.py [--systems Sr-Ti-O,K-Mg-F]
+        [--minutes 5] [--generator template] [--keep DIR] [--analyse DIR]
+
+``--keep DIR`` keeps each system's store in ``DIR/<system>``; ``--analyse DIR`` only
+re-reads such stores (no campaign is run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pymatgen.core import Composition, Structure
+from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+REPO = Path(__file__).resolve().parents[1]
+HIT_THRESHOLD_EV = 0.05  # eV/atom above the hull (the issue's criterion)
+SYMPREC = 0.1  # Å: space group of a CHGNet-relaxed cell
+CAMPAIGN = "rediscovery"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A ternary whose room-temperature ground state is well known, and why it is here."""
+
+    system: str
+    formula: str  # reduced formula
+    spacegroup: int  # International Tables number
+    symbol: str  # Hermann-Mauguin symbol
+    structure_type: str
+    template: str  # the library template (mofgen.crystal.library) that can produce it
+    exemplar_is_target: bool  # the template's exemplar is the target compound itself
+    source: str  # the structure's literature reference
+    why: str
+
+
+TARGETS: tuple[Target, ...] = (
+    Target("Sr-Ti-O", "SrTiO3", 221, "Pm-3m", "cubic perovskite (E2_1)", "perovskite", True,
+           "Lytle, J. Appl. Phys. 35, 2212 (1964): cubic Pm-3m above 105 K, a = 3.905 Å",
+           "the archetypal cubic perovskite; the template is SrTiO3 itself, so this is the "
+           "control: screen, relaxation and hull must keep it on the hull"),
+    Target("K-Mg-F", "KMgF3", 221, "Pm-3m", "cubic perovskite (E2_1)", "perovskite", False,
+           "Wyckoff, Crystal Structures vol. 2 (1964), ch. VII: cubic ABX3, a = 3.973 Å; "
+           "cubic down to 3.6 K (Hutton & Nelmes, J. Phys. C 14, 1713, 1981)",
+           "a fluoride on an oxide template: substitution across anion chemistry, and "
+           "undistorted (no tilts that a cubic template could not produce)"),
+    Target("Zn-Al-O", "ZnAl2O4", 227, "Fd-3m", "normal spinel (H1_1)", "spinel", False,
+           "gahnite; O'Neill & Dollase, Phys. Chem. Minerals 20, 541 (1994)",
+           "spinel from the MgAl2O4 template with Zn on the tetrahedral site (normal, as "
+           "observed); 14-site primitive cell, the largest target here"),
+    Target("Mg-Ti-O", "MgTiO3", 148, "R-3", "ilmenite", "AB3C_hR10_148_c_f_c:TiFeO3", False,
+           "geikielite; Wechsler & Von Dreele, Acta Cryst. B45, 542 (1989)",
+           "ilmenite from the FeTiO3 (AFLOW) template; competes with corundum-derived "
+           "LiNbO3-type and perovskite candidates of the same composition"),
+    Target("Hf-Si-O", "HfSiO4", 141, "I4_1/amd", "zircon", "A4BC_tI24_141_h_b_a:ZrSiO4",
+           False, "hafnon; Speer & Cooper, Am. Mineral. 67, 804 (1982)",
+           "an orthosilicate (isolated SiO4) from the ZrSiO4 (AFLOW) template; Hf for Zr "
+           "is the closest chemical analogue, so a fair but real substitution"),
+    Target("Cu-Ga-S", "CuGaS2", 122, "I-42d", "chalcopyrite (E1_1)",
+           "ABC2_tI16_122_a_b_d:FeCuS2", False,
+           "Abrahams & Bernstein, J. Chem. Phys. 59, 1625 (1973)",
+           "a sulfide semiconductor from the CuFeS2 (AFLOW) template: non-oxide chemistry, "
+           "tetrahedral coordination, and a Cu-Ga ordering the zinc-blende binaries lack"),
+    Target("Li-Co-O", "LiCoO2", 166, "R-3m", "layered alpha-NaFeO2", "layered", True,
+           "Akimoto et al., J. Solid State Chem. 141, 298 (1998)",
+           "the layered cathode; the template is LiCoO2 itself (control), competing with the "
+           "ordered rock-salt (gamma-LiFeO2) and spinel-derived candidates of LiCoO2"),
+)
+
+
+@dataclass
+class Result:
+    """What one campaign found; energies in eV/atom, times in s."""
+
+    target: Target
+    found: bool = False
+    e_hull: float | None = None  # best E_hull of the target structure (formula + SG)
+    rank: int | None = None  # of that candidate among those passing the screen
+    time_to_find_s: float | None = None
+    generated: int = 0
+    screened: int = 0  # got a predicted formation energy
+    passed: int = 0  # passed the screen: the relaxation queue
+    relaxed: int = 0
+    composition_e_hull: float | None = None  # best E_hull of the formula, any structure
+    composition_spacegroup: int | None = None
+    hull_build_s: float | None = None
+    wall_s: float | None = None
+    note: str = ""
+
+
+# ---------------------------------------------------------------------------- analysis
+def reference_formulas(campaign: dict[str, Any]) -> set[str]:
+    """Reduced formulas of the campaign's reference phases (its hull)."""
+    entries = (campaign.get("references") or {}).get("entries") or []
+    return {Composition(e["composition"]).reduced_formula for e in entries}
+
+
+def check_references_exclude(campaign: dict[str, Any], formula: str) -> None:
+    """The rediscovery condition: the hull must not already contain the target."""
+    formulas = reference_formulas(campaign)
+    if not formulas:
+        raise ValueError(f"campaign {campaign.get('_id')!r} has no reference phases")
+    if Composition(formula).reduced_formula in formulas:
+        raise ValueError(f"the references of campaign {campaign.get('_id')!r} contain "
+                         f"{formula}: this would not be a rediscovery")
+
+
+def spacegroup_number(structure: Structure | dict[str, Any]) -> int:
+    if isinstance(structure, dict):
+        structure = Structure.from_dict(structure)
+    return SpacegroupAnalyzer(structure, symprec=SYMPREC).get_space_group_number()
+
+
+def _get(doc: dict[str, Any], path: str) -> Any:
+    for key in path.split("."):
+        if not isinstance(doc, dict):
+            return None
+        doc = doc.get(key)
+    return doc
+
+
+def _time(value: Any) -> dt.datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+def _formula(doc: dict[str, Any]) -> str:
+    """Reduced formula (a relaxation keeps the composition)."""
+    return Composition(doc["identifiers"]["formula"]).reduced_formula
+
+
+def screen_ranks(docs: Iterable[dict[str, Any]]) -> dict[str, int]:
+    """Rank (1 = lowest predicted formation energy) of each candidate that passed the
+    screen; ties keep the order of ids, as a sort in the store would."""
+    passed = [d for d in docs if _get(d, "validate.formation_energy_per_atom") is not None
+              and not d.get("rejection")]
+    passed.sort(key=lambda d: (_get(d, "validate.formation_energy_per_atom"), d["_id"]))
+    return {d["_id"]: i for i, d in enumerate(passed, 1)}
+
+
+def analyse(target: Target, campaign: dict[str, Any], docs: list[dict[str, Any]],
+            threshold: float = HIT_THRESHOLD_EV) -> Result:
+    """Find the target among a campaign's crystals (see the module docstring)."""
+    check_references_exclude(campaign, target.formula)
+    ranks = screen_ranks(docs)
+    result = Result(target, generated=len(docs), passed=len(ranks),
+                    screened=sum(_get(d, "validate.formation_energy_per_atom") is not None
+                                 for d in docs),
+                    hull_build_s=_get(campaign, "references.meta.build_seconds"))
+    relaxed = [d for d in docs if _get(d, "simulate.e_above_hull") is not None]
+    result.relaxed = len(relaxed)
+    formula = Composition(target.formula).reduced_formula  # pymatgen's order: Al2ZnO4
+    mine = [d for d in relaxed if _formula(d) == formula]
+    if mine:
+        best = min(mine, key=lambda d: d["simulate"]["e_above_hull"])
+        result.composition_e_hull = best["simulate"]["e_above_hull"]
+        result.composition_spacegroup = spacegroup_number(best["simulate"]["structure"])
+    matches = [d for d in mine
+               if spacegroup_number(d["simulate"]["structure"]) == target.spacegroup]
+    if matches:
+        best = min(matches, key=lambda d: d["simulate"]["e_above_hull"])
+        result.e_hull = best["simulate"]["e_above_hull"]
+        result.rank = ranks.get(best["_id"])
+        hits = [d for d in matches if d["simulate"]["e_above_hull"] <= threshold]
+        result.found = bool(hits)
+        if hits:
+            first = min(hits, key=lambda d: _time(_get(d, "simulate.finished")))
+            start = _time(campaign.get("created_at"))
+            result.time_to_find_s = (_time(first["simulate"]["finished"]) - start
+                                     ).total_seconds()
+            result.rank = ranks.get(first["_id"])
+            result.e_hull = first["simulate"]["e_above_hull"]
+    else:
+        queued = [ranks[d["_id"]] for d in docs if d["_id"] in ranks
+                  and _get(d, "simulate.e_above_hull") is None
+                  and _formula(d) == formula
+                  and spacegroup_number(d["structure"]) == target.spacegroup]
+        result.note = (f"target structure screened at rank {min(queued)}, not relaxed in "
+                       "the budget" if queued else "target structure not among the "
+                       "candidates that passed the screen")
+    return result
+
+
+def analyse_store(target: Target, store: str) -> Result:
+    from mofgen.stores.connection import connect
+
+    db = connect(store)
+    try:
+        campaign = db.campaigns.find_one({"_id": CAMPAIGN})
+        if campaign is None:
+            raise ValueError(f"no campaign {CAMPAIGN!r} in {store}")
+        docs = list(db.structures.find({"campaign": CAMPAIGN}))
+        return analyse(target, campaign, docs)
+    finally:
+        db.close()
+
+
+# ---------------------------------------------------------------------------- campaigns
+def run_campaign(target: Target, store: Path, minutes: float, generator: str) -> float:
+    """One campaign through the CLI; returns its wall time (s). Output goes to
+    ``store/campaign.log``."""
+    store.mkdir(parents=True, exist_ok=True)
+    config = store / "config.yaml"
+    config.write_text(yaml.safe_dump({"kind": "crystal", "crystal": {
+        "system": target.system, "generator": generator}}))
+    started = time.monotonic()
+    with open(store / "campaign.log", "w") as log:
+        done = subprocess.run(
+            [sys.executable, "-m", "mofgen.cli", "run", "--db", str(store / "db"),
+             "--campaign", CAMPAIGN, "--config", str(config), "--minutes", f"{minutes:g}"],
+            cwd=REPO, stdout=log, stderr=subprocess.STDOUT, text=True)
+    wall = time.monotonic() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"{target.system}: mofgen run exited {done.returncode} "
+                           f"(see {store / 'campaign.log'})")
+    return wall
+
+
+# ---------------------------------------------------------------------------- output
+def _num(value: float | None, fmt: str = ".3f") -> str:
+    return "—" if value is None else format(value, fmt)
+
+
+def systems_table(targets: Iterable[Target]) -> str:
+    rows = ["| system | target | space group | structure type | template | exemplar is "
+            "target | source | why |", "|---|---|---|---|---|---|---|---|"]
+    for t in targets:
+        rows.append(f"| {t.system} | {t.formula} | {t.symbol} ({t.spacegroup}) | "
+                    f"{t.structure_type} | {t.template} | "
+                    f"{'yes (control)' if t.exemplar_is_target else 'no (substitution)'} | "
+                    f"{t.source} | {t.why} |")
+    return "\n".join(rows)
+
+
+def results_table(results: Iterable[Result]) -> str:
+    rows = ["| system | target (SG) | exemplar is target | found | E_hull (eV/atom) | rank | "
+            "time to find (s) | generated / screened / passed / relaxed | composition "
+            "found (any structure): best E_hull (eV/atom) [SG] | hull build (s) | wall (s) "
+            "| note |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        t = r.target
+        composition = ("—" if r.composition_e_hull is None else
+                       f"{r.composition_e_hull:.3f} [{r.composition_spacegroup}]")
+        rows.append(
+            f"| {t.system} | {t.formula} ({t.spacegroup}) | "
+            f"{'yes' if t.exemplar_is_target else 'no'} | {'yes' if r.found else 'no'} | "
+            f"{_num(r.e_hull)} | {r.rank or '—'} | {_num(r.time_to_find_s, '.0f')} | "
+            f"{r.generated} / {r.screened} / {r.passed} / {r.relaxed} | {composition} | "
+            f"{_num(r.hull_build_s, '.0f')} | {_num(r.wall_s, '.0f')} | {r.note} |")
+    return "\n".join(rows)
+
+
+def _targets(names: str | None) -> list[Target]:
+    known = {t.system: t for t in TARGETS}
+    if not names:
+        return list(TARGETS)
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    unknown = [n for n in wanted if n not in known]
+    if unknown:
+        raise SystemExit(f"error: unknown system(s) {', '.join(unknown)} "
+                         f"(known: {', '.join(known)})")
+    return [known[n] for n in wanted]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--systems", help="comma-separated (default: all "
+                        f"{len(TARGETS)}: {','.join(t.system for t in TARGETS)})")
+    parser.add_argument("--minutes", type=float, default=5.0,
+                        help="time budget of each campaign after its hull is built "
+                        "(default 5)")
+    parser.add_argument("--generator", default="template",
+                        help="crystal generator (default template)")
+    parser.add_argument("--keep", help="keep each system's store in KEEP/<system>")
+    parser.add_argument("--analyse", metavar="DIR",
+                        help="only analyse stores kept earlier with --keep DIR")
+    args = parser.parse_args()
+    if args.minutes <= 0:
+        raise SystemExit("error: --minutes must be positive")
+    targets = _targets(args.systems)
+    print(systems_table(targets), "\n", flush=True)
+
+    results = []
+    for target in targets:
+        if args.analyse:
+            result = analyse_store(target, str(Path(args.analyse) / target.system / "db"))
+        else:
+            root = Path(args.keep) / target.system if args.keep else Path(
+                tempfile.mkdtemp(prefix=f"rediscovery-{target.system}-"))
+            if args.keep and root.exists():
+                raise SystemExit(f"error: {root} exists; choose an empty --keep directory")
+            try:
+                wall = run_campaign(target, root, args.minutes, args.generator)
+                result = analyse_store(target, str(root / "db"))
+                result.wall_s = wall
+            finally:
+                if not args.keep:
+                    shutil.rmtree(root, ignore_errors=True)
+        results.append(result)
+        print(f"{target.system}: found={result.found} e_hull={_num(result.e_hull)} eV/atom "
+              f"rank={result.rank} relaxed={result.relaxed}", flush=True)
+
+    print()
+    print(f"generator={args.generator}, budget {args.minutes:g} min per campaign after the "
+          f"hull; found = {SYMPREC} Å-symprec space group and E_hull ≤ {HIT_THRESHOLD_EV} "
+          "eV/atom\n")
+    print(results_table(results))
+    print(f"\nrediscovered={sum(r.found for r in results)}/{len(results)}")
+
+
+if __name__ == "__main__":
+    main()
