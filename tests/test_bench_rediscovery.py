@@ -110,12 +110,14 @@ def test_found_rank_time_and_composition_on_real_structures(bench):
     result = bench.analyse(target, refs, docs)
     assert result.found and result.e_hull == pytest.approx(0.01)
     assert result.rank == 2 and result.time_to_find_s == pytest.approx(420)
+    assert result.relaxations_needed == 2  # the other polymorph finished first
     assert (result.generated, result.screened, result.passed, result.relaxed) == (4, 3, 3, 2)
     assert result.composition_e_hull == pytest.approx(0.0)
     assert result.composition_spacegroup == bench.spacegroup_number(other)
     assert result.hull_build_s == pytest.approx(42.0)
     table = bench.results_table([result])
-    assert "| Zn-Al-O | ZnAl2O4 (227) | no | yes | 0.010 | 2 | 420 | 4 / 3 / 3 / 2 |" in table
+    assert ("| Zn-Al-O | ZnAl2O4 (227) | no | yes | 0.010 | 2 | 2 | 420 | 4 / 3 / 3 / 2 | "
+            "0.000 [82] | 42 | — |") in table
 
     # above 0.05 eV/atom: relaxed in the target structure, but not found
     docs[1] = _doc(spinel, -2.0, e_hull=0.08, minutes=7, relaxed=rattled)
