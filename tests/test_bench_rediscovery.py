@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from pymatgen.core import Composition, Lattice, Structure
-from pymatgen.entries.computed_entries import ComputedEntry
+from pymatgen.entries.computed_entries import ComputedStructureEntry
 
 from mofgen.crystal.generators import substitute, template_plan
 from mofgen.crystal.library import templates
@@ -68,16 +68,21 @@ def _other_polymorph() -> Structure:  # ZnAl2O4 on the Al2CdS4 (E3, I-4) templat
     return substitute("A2BC4_tI14_82_bc_a_g:Al2CdS4", (("Al", "Al"), ("Cd", "Zn"), ("S", "O")))
 
 
-def _doc(structure: Structure, screen: float | None, e_hull: float | None = None,
+BINARY_HULL = -13.0 / 7  # eV/atom at Al2ZnO4: ZnO (-1.5 eV/atom) + Al2O3 (-2.0 eV/atom)
+
+
+def _doc(structure: Structure, screen: float | None, energy: float | None = None,
          minutes: float | None = None, relaxed: Structure | None = None) -> dict:
+    """A stored crystal: screened (predicted E_f), relaxed (energy per atom, eV/atom)."""
     data = StructureDoc.from_structure(structure, "rediscovery", kind="crystal").to_mongo()
     if screen is not None:
         data["validate"] = {"valid": True, "formation_energy_per_atom": screen,
                             "energy_per_atom": screen - 5, "finished": T0}
-    if e_hull is not None:
+    if energy is not None:
+        e_hull = energy - BINARY_HULL
         data["simulate"] = {
-            "structure": (relaxed or structure).as_dict(), "energy_per_atom": -7.0,
-            "formation_energy_per_atom": screen, "e_above_hull": e_hull,
+            "structure": (relaxed or structure).as_dict(), "energy_per_atom": energy,
+            "formation_energy_per_atom": energy, "e_above_hull": e_hull,
             "near_hull": e_hull <= 0.1, "hull_threshold": 0.1, "converged": True,
             "relax_steps": 50, "method": "chgnet-0.3.0",
             "finished": T0 + dt.timedelta(minutes=minutes)}
@@ -85,12 +90,21 @@ def _doc(structure: Structure, screen: float | None, e_hull: float | None = None
     return StructureDoc.model_validate(data).to_mongo()
 
 
-def _campaign(*formulas: str) -> dict:
-    """A campaign document whose references have these formulas (only compositions are
-    read; the store keeps ComputedStructureEntry dicts, which carry the same key)."""
-    entries = [ComputedEntry(Composition(f), -5.0).as_dict() for f in formulas]
+def _phase(structure: Structure, energy_per_atom: float) -> dict:
+    return ComputedStructureEntry(structure, energy_per_atom * len(structure)).as_dict()
+
+
+def _campaign(*extra: Structure) -> dict:
+    """A Zn-Al-O campaign document: elements at 0 eV/atom, ZnO at -1.5 and corundum Al2O3
+    at -2.0 eV/atom (and ``extra`` phases at -3), stored as the campaign stores them."""
+    box = Lattice.cubic(3.0)
+    phases = [_phase(Structure(box, [el], [[0, 0, 0]]), 0.0) for el in ("Zn", "Al", "O")]
+    phases.append(_phase(Structure(Lattice.cubic(4.3), ["Zn", "O"],
+                                   [[0, 0, 0], [0.5, 0.5, 0.5]]), -1.5))
+    phases.append(_phase(templates(["corundum"])[0].structure, -2.0))
+    phases += [_phase(s, -3.0) for s in extra]
     return {"_id": "rediscovery", "created_at": T0,
-            "references": {"method": "chgnet-0.3.0", "entries": entries,
+            "references": {"method": "chgnet-0.3.0", "entries": phases,
                            "meta": {"build_seconds": 42.0}}}
 
 
@@ -101,14 +115,16 @@ def test_found_rank_time_and_composition_on_real_structures(bench):
     rattled = spinel.copy()
     rattled.perturb(0.02, min_distance=0.005, seed=1)  # what a relaxation leaves: still 227
     zno = Structure(Lattice.cubic(4.3), ["Zn", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]])
-    refs = _campaign("ZnO", "ZnO", "Al2O3")
-    docs = [_doc(other, -2.5, e_hull=0.0, minutes=3),  # screened best, relaxed first
-            _doc(spinel, -2.0, e_hull=0.01, minutes=7, relaxed=rattled),
+    refs = _campaign()
+    docs = [_doc(other, -2.5, energy=-1.95, minutes=3),  # screened best, relaxed first
+            _doc(spinel, -2.0, energy=-1.94, minutes=7, relaxed=rattled),
             _doc(zno, -1.0),  # screened, waiting
             _doc(zno * (2, 1, 1), None)]  # generated only (a twin in the store: rejected)
     docs[3]["rejection"] = {"stage": "validate", "reason": "duplicate"}
     result = bench.analyse(target, refs, docs)
+    # 0.01 eV/atom above the other polymorph: within 0.05 of the final hull
     assert result.found and result.e_hull == pytest.approx(0.01)
+    assert result.e_hull_references == pytest.approx(-1.94 - BINARY_HULL)  # below: -0.083
     assert result.rank == 2 and result.time_to_find_s == pytest.approx(420)
     assert result.relaxations_needed == 2  # the other polymorph finished first
     assert (result.generated, result.screened, result.passed, result.relaxed) == (4, 3, 3, 2)
@@ -116,20 +132,22 @@ def test_found_rank_time_and_composition_on_real_structures(bench):
     assert result.composition_spacegroup == bench.spacegroup_number(other)
     assert result.hull_build_s == pytest.approx(42.0)
     table = bench.results_table([result])
-    assert ("| Zn-Al-O | ZnAl2O4 (227) | no | yes | 0.010 | 2 | 2 | 420 | 4 / 3 / 3 / 2 | "
-            "0.000 [82] | 42 | — |") in table
+    assert ("| Zn-Al-O | ZnAl2O4 (227) | no | yes | 0.010 | -0.083 | 2 | 2 | 420 | "
+            "4 / 3 / 3 / 2 | 0.000 [82] | 42 | — |") in table
 
-    # above 0.05 eV/atom: relaxed in the target structure, but not found
-    docs[1] = _doc(spinel, -2.0, e_hull=0.08, minutes=7, relaxed=rattled)
+    # 0.08 eV/atom above the other polymorph: relaxed in the target structure, not found,
+    # though it lies below the references' hull
+    docs[1] = _doc(spinel, -2.0, energy=-1.87, minutes=7, relaxed=rattled)
     missed = bench.analyse(target, refs, docs)
     assert not missed.found and missed.e_hull == pytest.approx(0.08) and missed.rank == 2
-    assert missed.time_to_find_s is None
+    assert missed.e_hull_references < 0 and missed.time_to_find_s is None
 
-    # a relaxation that broke the symmetry (6 % tetragonal strain) is another structure
+    # the lowest, but its relaxation broke the symmetry (6 % tetragonal strain)
     strained = rattled.copy()
     strained.apply_strain([0, 0, 0.06])
-    docs[1] = _doc(spinel, -2.0, e_hull=0.0, minutes=7, relaxed=strained)
-    assert not bench.analyse(target, refs, docs).found
+    docs[1] = _doc(spinel, -2.0, energy=-1.99, minutes=7, relaxed=strained)
+    broken = bench.analyse(target, refs, docs)
+    assert not broken.found and broken.e_hull is None and broken.composition_e_hull == 0
 
     # screened but not relaxed within the budget
     docs[1] = _doc(spinel, -2.0)
@@ -140,8 +158,8 @@ def test_found_rank_time_and_composition_on_real_structures(bench):
 
 def test_references_that_contain_the_target_are_refused(bench):
     target = next(t for t in bench.TARGETS if t.system == "Zn-Al-O")
-    bench.check_references_exclude(_campaign("ZnO", "Al2O3"), target.formula)
+    bench.check_references_exclude(_campaign(), target.formula)
     with pytest.raises(ValueError, match="contain ZnAl2O4"):
-        bench.analyse(target, _campaign("ZnO", "Al2ZnO4"), [])
+        bench.analyse(target, _campaign(_spinel()), [])
     with pytest.raises(ValueError, match="no reference phases"):
         bench.check_references_exclude({"_id": "x", "references": None}, target.formula)
