@@ -128,17 +128,23 @@ def report(db_dir: Path, args: argparse.Namespace, wall: float) -> str:
     lines += [f"| {k} | {v} |" for k, v in verdicts.most_common()]
     hull = sorted((d for d in docs if (d.get("simulate") or {}).get("e_above_hull") is not None),
                   key=lambda d: d["simulate"]["e_above_hull"])
-    lines += ["", "| best relaxed | space group | E_f (eV/atom) | E above hull (eV/atom) |",
-              "|---|---|---|---|"]
-    for d in hull[:10]:
+    # relaxations of different candidates often end in the same phase: one row per phase
+    phases: dict[tuple[str, str], list[dict]] = {}
+    for d in hull:
         s = Structure.from_dict(d["simulate"]["structure"])
         try:
             sg = SpacegroupAnalyzer(s, symprec=0.1).get_space_group_symbol()
         except Exception:  # noqa: BLE001 - a symmetry failure only blanks the cell
             sg = "?"
-        lines.append(f"| {s.composition.reduced_formula} | {sg} | "
-                     f"{d['simulate']['formation_energy_per_atom']:.3f} | "
-                     f"{d['simulate']['e_above_hull']:+.3f} |")
+        phases.setdefault((s.composition.reduced_formula, sg), []).append(d)
+    lines += ["", f"{len(hull)} relaxed crystals ended in {len(phases)} distinct phases "
+              "(formula, space group at symprec 0.1); the lowest:", "",
+              "| phase | space group | relaxed into it | E_f (eV/atom) | "
+              "E above the references' hull (eV/atom) |", "|---|---|---|---|---|"]
+    for (formula, sg), members in list(phases.items())[:12]:
+        best = members[0]["simulate"]
+        lines.append(f"| {formula} | {sg} | {len(members)} | "
+                     f"{best['formation_energy_per_atom']:.3f} | {best['e_above_hull']:+.3f} |")
     on_hull = sum(d["simulate"]["e_above_hull"] <= 1e-6 for d in hull)
     near = sum(d["simulate"]["e_above_hull"] <= 0.1 for d in hull)
     lines += ["", f"generated={len(docs)} screened={len(screened)} relaxed={len(relaxed)} "
