@@ -150,6 +150,7 @@ class CrystalSimulateMaker(StageMaker):
     def compute(self, doc: dict, ctx: StageContext) -> Outcome:
         from mofgen.crystal.campaign import campaign_references
         from mofgen.crystal.energy import (
+            collapse_reason,
             energy_above_hull,
             formation_energy_per_atom,
             relaxation_settings,
@@ -161,11 +162,15 @@ class CrystalSimulateMaker(StageMaker):
         if not result.ok:
             return Outcome(failure=f"CHGNet: {result.reason}")
         final, energy = result.relaxed_structure, result.energy_per_atom_eV
+        formation = formation_energy_per_atom(final, energy, references)
+        collapsed = collapse_reason(formation)
+        if collapsed is not None:
+            return Outcome(failure=f"CHGNet: {collapsed}")
         e_hull = energy_above_hull(final, energy, references)
         record = {
             "structure": final.as_dict(),
             "energy_per_atom": energy,
-            "formation_energy_per_atom": formation_energy_per_atom(final, energy, references),
+            "formation_energy_per_atom": formation,
             "e_above_hull": e_hull, "near_hull": e_hull <= self.hull_threshold_eV,
             "hull_threshold": self.hull_threshold_eV, "converged": result.converged,
             "relax_steps": result.n_steps, "method": result.method,

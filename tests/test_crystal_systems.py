@@ -186,6 +186,30 @@ def _references_file(tmp_path: Path, items) -> str:
     return str(path)
 
 
+def test_a_reference_phase_whose_relaxation_collapsed_is_dropped_from_the_hull():
+    """Energies per atom from a real Hf-Si-O campaign (2026-11-30): a SiO2 template relaxed
+    to 17 g/cm3 and -25.08 eV/atom, which put hafnon 8.4 eV/atom above the hull."""
+    from pymatgen.entries.computed_entries import ComputedStructureEntry
+
+    from mofgen.crystal.energy import collapse_reason
+    from mofgen.crystal.references import drop_collapsed
+
+    def entry(name, species, energy_per_atom):
+        structure = Structure(Lattice.cubic(3 * len(species)), species,
+                              [[i / len(species), 0, 0] for i in range(len(species))])
+        return ComputedStructureEntry(structure, energy_per_atom * len(species),
+                                      data={"name": name})
+
+    entries = [entry("O2", ["O", "O"], -4.819), entry("Si", ["Si"], -5.314),
+               entry("Hf", ["Hf"], -9.933), entry("HfO2", ["Hf", "O", "O"], -10.61),
+               entry("SiO2 (collapsed)", ["Si", "O", "O"], -25.084)]
+    kept, dropped = drop_collapsed(entries)
+    assert dropped == ["SiO2 (collapsed)"]
+    assert [e.data["name"] for e in kept] == ["O2", "Si", "Hf", "HfO2"]  # E_f(HfO2) = -4.09
+    assert collapse_reason(-4.09) is None
+    assert "collapsed" in collapse_reason(-20.1)
+
+
 def test_a_references_file_is_checked_line_by_line(tmp_path):
     mgo = Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.21), ["Mg", "O"],
                                     [[0, 0, 0], [0.5, 0.5, 0.5]])

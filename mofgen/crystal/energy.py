@@ -45,6 +45,10 @@ if TYPE_CHECKING:
 DEFAULT_MODEL = "0.3.0"  # the weights shipped in the chgnet wheel
 BATCH_SIZE = 16  # structures per forward pass (benchmarks/bench_crystal_screen.py)
 MAX_ANGLES_PER_BATCH = 200_000  # bounds a batch's memory: large cells go in smaller batches
+# eV/atom. Formation energies of real compounds stay above about -4.5 eV/atom (the most
+# negative are fluorides and oxides); a relaxation that ends far below that fell into a hole
+# of the potential (a collapsed cell, e.g. SiO2 at 17 g/cm3 and -20 eV/atom): not a phase.
+COLLAPSED_FORMATION_ENERGY_EV = -6.0
 
 
 @lru_cache(maxsize=2)
@@ -259,6 +263,15 @@ def formation_energy_per_atom(structure: Structure | Composition, energy_per_ato
                            f"(references cover {'-'.join(sorted(mu))})")
     return float(energy_per_atom - sum(comp.get_atomic_fraction(el) * mu[el.symbol]
                                        for el in comp.elements))
+
+
+def collapse_reason(formation_energy_eV_per_atom: float) -> str | None:
+    """Why a relaxed structure is not a phase (a hole of the potential), else None."""
+    if formation_energy_eV_per_atom < COLLAPSED_FORMATION_ENERGY_EV:
+        return (f"relaxation collapsed: formation energy {formation_energy_eV_per_atom:.2f} "
+                f"eV/atom is below {COLLAPSED_FORMATION_ENERGY_EV:g}, which no real compound "
+                "reaches")
+    return None
 
 
 def energy_above_hull(structure: Structure | Composition, energy_per_atom: float,

@@ -367,7 +367,12 @@ def campaign_references(settings: Any, say: Callable[[str], None] | None = None)
             say(f"relaxing {len(chosen[0])} of {len(chosen[1])} screened binary phase(s) "
                 "(lowest above the provisional hull)")
             entries.extend(build_references(chosen[0], steps=steps, model=model).entries)
-    meta = {"relax_steps": steps, "fmax": relaxed.meta.get("fmax"),
+    entries, collapsed = drop_collapsed(entries)
+    if collapsed:
+        counts["collapsed"] = len(collapsed)
+        say(f"dropped {len(collapsed)} reference phase(s) whose relaxation collapsed: "
+            + ", ".join(collapsed))
+    meta = {"relax_steps": steps, "fmax": relaxed.meta.get("fmax"), "collapsed": collapsed,
             "build_seconds": round(time.monotonic() - started, 1),
             "build_cpu_seconds": round(time.process_time() - cpu, 1), "counts": dict(counts),
             "self_consistent": "every phase relaxed with the campaign's CHGNet; no external "
@@ -375,6 +380,31 @@ def campaign_references(settings: Any, say: Callable[[str], None] | None = None)
     references = References(tuple(entries), method, meta)
     references.phase_diagram  # noqa: B018 - refuse here, not in a worker, if an element lacks a phase
     return references
+
+
+def drop_collapsed(entries: list[ComputedStructureEntry]) -> tuple[
+        list[ComputedStructureEntry], list[str]]:
+    """The entries without compounds whose relaxation fell into a hole of the potential
+    (:func:`mofgen.crystal.energy.collapse_reason`), and the names of those dropped: one
+    such phase would put every candidate of the system far above the hull."""
+    from mofgen.crystal.energy import collapse_reason
+
+    mu: dict[str, float] = {}
+    for e in entries:
+        if len(e.composition.elements) == 1:
+            symbol = e.composition.elements[0].symbol
+            mu[symbol] = min(mu.get(symbol, math.inf), e.energy_per_atom)
+    kept, dropped = [], []
+    for e in entries:
+        comp = e.composition
+        if len(comp.elements) > 1 and all(el.symbol in mu for el in comp.elements):
+            formation = e.energy_per_atom - sum(comp.get_atomic_fraction(el) * mu[el.symbol]
+                                                for el in comp.elements)
+            if collapse_reason(formation) is not None:
+                dropped.append(str(e.data.get("name", comp.reduced_formula)))
+                continue
+        kept.append(e)
+    return kept, dropped
 
 
 def _select_binaries(candidates: list[ReferencePhase], entries: list[ComputedStructureEntry],
