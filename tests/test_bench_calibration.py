@@ -3,24 +3,21 @@ the CIF charges are read, every published number has a source, bad input is one 
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.helpers.benchmarks import bench_module
+
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_calibration.py"
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_calibration", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve their module by name
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop(spec.name, None)
+    with bench_module("bench_calibration") as module:
+        yield module
 
 
 def test_frameworks_resolve_to_cifs_of_the_installed_raspa2(bench):

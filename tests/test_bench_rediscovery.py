@@ -5,9 +5,6 @@ library, and its matching and ranking on real structures in store-shaped documen
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
 from pymatgen.core import Composition, Lattice, Structure
@@ -16,19 +13,15 @@ from pymatgen.entries.computed_entries import ComputedStructureEntry
 from mofgen.crystal.generators import substitute, template_plan
 from mofgen.crystal.library import templates
 from mofgen.documents import StructureDoc
+from tests.helpers.benchmarks import bench_module
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_rediscovery.py"
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_rediscovery", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve their module by name
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop(spec.name, None)
+    with bench_module("bench_rediscovery") as module:
+        yield module
 
 
 def _target_candidate(target) -> Structure:
