@@ -95,6 +95,8 @@ def elemental_phases(symbol: str) -> list[ReferencePhase]:
                 f"ASE reference state of {symbol}: {state['symmetry']} "
                 "(ase.data.reference_states)"))
         except (ValueError, KeyError, RuntimeError, NotImplementedError):
+            # ASE lacks a lattice constant for this element's reference state: the
+            # library's structures and the close-packed cells below stand in for it
             pass
     for t in templates(min_elements=1, max_elements=1):
         if t.formula == symbol:

@@ -259,7 +259,11 @@ class CampaignKind(ABC):
     def export_record(self, doc: dict[str, Any], context: ExportContext,
                       cif_file: str) -> dict[str, Any]:
         """One structure's database record as JSON (aliases as keys, ``None`` kept), an
-        instance of :meth:`export_record_model`; ``cif_file`` is its CIF in the export."""
+        instance of :meth:`export_record_model`; ``cif_file`` is its CIF in the export.
+
+        The export calls this only for kinds whose :meth:`export_record_model` is not
+        ``None``; a kind that declares a model must override it (reaching here is a bug).
+        """
         raise NotImplementedError(f"{self.name} campaigns publish no database records")
 
     def export_files(self, campaign: CampaignDoc) -> dict[str, str]:
